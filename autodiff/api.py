@@ -1,0 +1,247 @@
+"""The differentiation operators users call: grad, value_and_grad, vjp, jvp, hvp, jacobian."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from . import numpy as anp
+from .core import Box, JVPNode, new_trace, shape_of, unbox
+from .reverse import backward, start
+
+MODES = ("rev", "fwd")
+
+
+def vjp(f, *primals):
+    """Reverse mode: ``out = f(*primals)`` and ``vjp_fn(g) -> tuple of cotangents``.
+
+    ``vjp_fn(g)`` returns ``(gᵀ ∂f/∂primal_0, gᵀ ∂f/∂primal_1, ...)``, each of its
+    primal's shape; ``g`` must have ``out``'s shape. One backward pass per call,
+    whatever the number of inputs. Calling ``vjp_fn`` twice gives the same result.
+    """
+    for i, p in enumerate(primals):
+        _check_differentiable(p, f, i, "vjp")
+    return _vjp(f, primals)
+
+
+def _vjp(f, primals):
+    """vjp without the input checks (callers have checked)."""
+    trace, boxes = start(primals)
+    out = f(*boxes)
+    out_value = out.value if _in_trace(out, trace) else out
+
+    def vjp_fn(g):
+        if shape_of(g) != shape_of(out_value):
+            raise ValueError(
+                f"vjp_fn: cotangent g has shape {shape_of(g)}, but f's output has shape "
+                f"{shape_of(out_value)}; they must match"
+            )
+        if not _in_trace(out, trace):
+            return tuple(_zeros_like(p) for p in primals)
+        adjoints = backward(out.node, g)
+        return tuple(
+            adjoints[id(b.node)] if id(b.node) in adjoints else _zeros_like(p)
+            for b, p in zip(boxes, primals, strict=True)
+        )
+
+    return out_value, vjp_fn
+
+
+def jvp(f, primals, tangents):
+    """Forward mode: ``(f(*primals), J·tangents)`` in one forward pass.
+
+    ``primals`` and ``tangents`` are tuples of the same length and shapes; the
+    result's tangent has ``f``'s output shape. A full gradient of f: Rⁿ → R by
+    forward mode needs n such passes (one per input direction).
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"jvp: got {len(primals)} primals but {len(tangents)} tangents; pass one tangent "
+            "per primal"
+        )
+    for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
+        _check_differentiable(p, f, i, "jvp")
+        if shape_of(p) != shape_of(t):
+            raise ValueError(
+                f"jvp: tangent {i} has shape {shape_of(t)} but its primal has shape {shape_of(p)}"
+            )
+    trace = new_trace()
+    out = f(*[Box(p, trace, JVPNode(t)) for p, t in zip(primals, tangents, strict=True)])
+    if not _in_trace(out, trace):
+        return out, _zeros_like(out)
+    return out.value, out.node.tangent
+
+
+def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
+    """``f`` → function returning ``(f(*args), ∇f)``; ∇ w.r.t. ``argnums`` (an int or a tuple).
+
+    ``f`` must return a scalar (shape ``()``). The gradient has the shape of its
+    argument (a tuple of gradients when ``argnums`` is a tuple). Costs one forward
+    and one backward pass, a small constant times the cost of ``f``.
+    """
+    nums = _check_argnums(argnums)
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(
+                    f"grad: argnums asks for positional argument {i}, but only {len(args)} were "
+                    "given"
+                )
+
+        def f_of_selected(*selected):
+            full = list(args)
+            for i, s in zip(nums, selected, strict=True):
+                full[i] = s
+            return f(*full, **kwargs)
+
+        for i in nums:
+            _check_differentiable(args[i], f, i, "grad")
+        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums])
+        if shape_of(out) != ():
+            raise ValueError(
+                f"grad needs f to return a scalar, but it returned shape {shape_of(out)}; "
+                "use autodiff.vjp or autodiff.jacobian for non-scalar outputs"
+            )
+        grads = vjp_fn(_one_like(out))
+        return out, (grads[0] if isinstance(argnums, int) else grads)
+
+    return value_and_grad_f
+
+
+def grad(f, argnums: int | tuple[int, ...] = 0):
+    """``f`` → its gradient function: same arguments, returns ∇f w.r.t. ``argnums``.
+
+    Example: ``grad(lambda x, y: x**3 * (x + 3*y), argnums=(0, 1))(2.0, 3.0) == (140.0, 24.0)``.
+    """
+    value_and_grad_f = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        return value_and_grad_f(*args, **kwargs)[1]
+
+    return grad_f
+
+
+def hvp(f, x, v):
+    """Hessian-vector product ∇²f(x)·v of a scalar ``f``, by forward-over-reverse (exact).
+
+    ``x`` and ``v`` have the same shape; so has the result. Costs about one
+    gradient evaluation, never forms the Hessian.
+    """
+    return jvp(grad(f), (x,), (v,))[1]
+
+
+def jacobian(f, argnums: int = 0, mode: str = "rev"):
+    """``f`` → function returning the Jacobian ∂f/∂x of shape ``out.shape + x.shape``.
+
+    ``mode="rev"`` builds it row by row, one backward pass per output entry;
+    ``mode="fwd"`` column by column, one forward pass per input entry. Pick the
+    one with the fewer passes: rev for few outputs, fwd for few inputs.
+    """
+    if mode not in MODES:
+        raise ValueError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(argnums, int):
+        raise TypeError(f"jacobian: argnums must be an int, got {argnums!r}")
+
+    @functools.wraps(f)
+    def jacobian_f(*args, **kwargs):
+        x = args[argnums]
+
+        def f_of_x(x_):
+            full = list(args)
+            full[argnums] = x_
+            return f(*full, **kwargs)
+
+        x_shape = shape_of(x)
+        n_in = int(np.prod(x_shape))
+        if mode == "rev":
+            out, vjp_fn = vjp(f_of_x, x)
+            out_shape = shape_of(out)
+            rows = [vjp_fn(_basis(out_shape, k, out))[0] for k in range(int(np.prod(out_shape)))]
+            flat = [anp.reshape(r, (n_in,)) for r in rows]
+            return anp.reshape(anp.stack(flat, axis=0), out_shape + x_shape)
+        out = None
+        cols = []
+        for k in range(n_in):
+            out, col = jvp(f_of_x, (x,), (_basis(x_shape, k, x),))
+            cols.append(anp.reshape(col, (-1,)))
+        out_shape = shape_of(out) if n_in else shape_of(f_of_x(x))
+        return anp.reshape(anp.stack(cols, axis=-1), out_shape + x_shape)
+
+    return jacobian_f
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _in_trace(x, trace: int) -> bool:
+    return type(x) is Box and x.trace == trace
+
+
+def _dtype_of(x):
+    return np.result_type(unbox(x))
+
+
+def _zeros_like(x):
+    return np.zeros(shape_of(x), dtype=_float_dtype(x))[()]
+
+
+def _one_like(x):
+    return np.ones(shape_of(x), dtype=_float_dtype(x))[()]
+
+
+def _float_dtype(x):
+    dt = _dtype_of(x)
+    return dt if np.issubdtype(dt, np.inexact) else np.float64
+
+
+def _basis(shape, k: int, like):
+    e = np.zeros(int(np.prod(shape)), dtype=_float_dtype(like))
+    e[k] = 1.0
+    return e.reshape(shape)[()]
+
+
+def _arg_name(f, i: int) -> str:
+    """``"argument 0 (x)"`` when f's signature names it, else ``"argument 0"``."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(f).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return f"argument {i} ({params[i]})" if i < len(params) else f"argument {i}"
+
+
+def _check_argnums(argnums) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
+        raise TypeError(f"argnums must be a non-negative int or a tuple of them, got {argnums!r}")
+    return nums
+
+
+def _check_differentiable(x, f, i: int, op: str) -> None:
+    """Raise a TypeError naming argument ``i`` of ``f`` unless x is a float scalar or array."""
+    value = unbox(x)
+    if type(value) is float or (type(value) is np.ndarray and value.dtype.kind == "f"):
+        return  # the common cases, without the slower checks below
+    name = _arg_name(f, i)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (float, int, np.ndarray, np.generic)
+    ):
+        raise TypeError(
+            f"{op}: {name} is a {type(value).__name__}; only float scalars and float NumPy arrays "
+            "can be differentiated (wrap lists with np.asarray(..., dtype=float))"
+        )
+    dt = np.result_type(value)
+    if not np.issubdtype(dt, np.floating):
+        raise TypeError(
+            f"{op}: {name} has dtype {dt}; only floating-point inputs can be differentiated "
+            "(write 2.0 instead of 2, or use x.astype(float))"
+        )

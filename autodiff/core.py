@@ -1,0 +1,197 @@
+"""The tracer: boxes, graph nodes and primitives.
+
+How differentiation works here, in one screen:
+
+* A *trace* is one differentiation in progress (one call of ``vjp`` or ``jvp``).
+  Traces are numbered; nested differentiation (a gradient of a gradient) opens
+  a trace inside another one, with a larger number.
+* Inputs being differentiated are wrapped in a :class:`Box` carrying the trace
+  number and a graph node. Boxes behave like arrays (operators, ``.shape``...).
+* A :class:`Primitive` is a NumPy function plus its derivative rules. Called on
+  boxes, it unwraps the boxes of the innermost (highest-numbered) trace, calls
+  itself again on the unwrapped values (so outer traces see the computation
+  too), and wraps the answer in a new box of the innermost trace:
+
+  - in a reverse-mode trace, the new node records the primitive, its
+    arguments and answer, and its parents (the tape);
+  - in a forward-mode trace, the new node carries the tangent, computed at once
+    from the JVP rules.
+
+* Derivative rules are written with primitives themselves, so when they run on
+  values that are boxes of an outer trace, that outer trace records them:
+  this is what makes higher derivatives (``hvp``, ``jacobian(grad(f))``) work.
+
+The rules themselves live in :mod:`autodiff.numpy`; this module knows none of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_trace_ids = itertools.count()
+
+
+def new_trace() -> int:
+    """A fresh trace number, larger than every trace already open."""
+    return next(_trace_ids)
+
+
+class Box:
+    """A value being differentiated in trace ``trace``; ``node`` links it into that trace."""
+
+    __slots__ = ("value", "trace", "node")
+    # Let our __array_ufunc__ win over ndarray's binary operators: ndarray + Box -> Box.
+    __array_priority__ = 100.0
+
+    def __init__(self, value, trace: int, node):
+        self.value = value
+        self.trace = trace
+        self.node = node
+
+    def __repr__(self) -> str:
+        return f"Box({self.value!r}, trace={self.trace})"
+
+    # Array-like, read-only facts about the value (none of them is differentiable).
+    shape = property(lambda self: shape_of(self.value))
+    ndim = property(lambda self: len(shape_of(self.value)))
+    size = property(lambda self: int(np.prod(shape_of(self.value))))
+    dtype = property(lambda self: np.result_type(unbox(self.value)))
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(unbox(self.value))
+
+    __hash__ = object.__hash__
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "a traced value cannot be turned into a plain NumPy array: that would drop its "
+            "derivative. Use autodiff.numpy functions (or plain NumPy ufuncs) on it, or "
+            "autodiff.unbox(x) if you really want the value without its derivative."
+        )
+
+    def __float__(self):
+        raise TypeError(
+            "float() of a traced value would drop its derivative; use autodiff.unbox(x) "
+            "if you really want the plain value."
+        )
+
+    __int__ = __float__
+
+
+def unbox(x):
+    """The plain value inside ``x``, with every level of boxing removed (no derivative)."""
+    while type(x) is Box:
+        x = x.value
+    return x
+
+
+def shape_of(x) -> tuple:
+    """Shape of an array, a box or a Python scalar (``()``), without touching NumPy dispatch."""
+    while type(x) is Box:
+        x = x.value
+    return getattr(x, "shape", ())
+
+
+class VJPNode:
+    """A node of a reverse-mode trace: one primitive application, kept for the backward pass."""
+
+    __slots__ = ("prim", "args", "kwargs", "ans", "parents")
+
+    def __init__(self, prim, args, kwargs, ans, parents):
+        self.prim = prim  # None for an input
+        self.args = args  # the argument values, unboxed for this trace
+        self.kwargs = kwargs
+        self.ans = ans  # the output value, unboxed for this trace
+        self.parents = parents  # tuple of (argnum, parent VJPNode)
+
+
+class JVPNode:
+    """A node of a forward-mode trace: carries the tangent of its value."""
+
+    __slots__ = ("tangent",)
+
+    def __init__(self, tangent):
+        self.tangent = tangent
+
+
+class Primitive:
+    """A NumPy function with its derivative rules; calling it on boxes records it.
+
+    ``vjps[i](g, ans, *args, **kwargs)`` returns the cotangent for argument i given
+    the output cotangent ``g``; ``jvps[i](t, ans, *args, **kwargs)`` returns the
+    output tangent due to the tangent ``t`` of argument i. Either may be written
+    for the broadcast shape: the tracer sums a cotangent back to the argument's
+    shape and broadcasts a tangent up to the answer's shape.
+    """
+
+    __slots__ = ("name", "fun", "vjps", "jvps", "doc")
+
+    def __init__(self, name: str, fun, vjps: dict, jvps: dict, doc: str | None = None):
+        self.name = name
+        self.fun = fun
+        self.vjps = vjps
+        self.jvps = jvps
+        self.doc = doc or getattr(fun, "__doc__", None)
+
+    def __repr__(self) -> str:
+        return f"<autodiff primitive {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        top = -1
+        for a in args:
+            if type(a) is Box and a.trace > top:
+                top = a.trace
+        if top < 0:
+            return self.fun(*args, **kwargs)
+
+        argvals = list(args)
+        parents = []
+        for i, a in enumerate(args):
+            if type(a) is Box and a.trace == top:
+                argvals[i] = a.value
+                parents.append((i, a.node))
+        ans = self(*argvals, **kwargs)
+        first = parents[0][1]
+        if type(first) is VJPNode:
+            for i, _ in parents:
+                if i not in self.vjps:
+                    raise _missing_rule(self.name, i, "reverse")
+            return Box(ans, top, VJPNode(self, argvals, kwargs, ans, tuple(parents)))
+        return Box(ans, top, JVPNode(self._tangent(parents, ans, argvals, kwargs)))
+
+    def _tangent(self, parents, ans, argvals, kwargs):
+        """Sum of the JVP rules over the arguments that carry a tangent."""
+        out = None
+        for i, node in parents:
+            rule = self.jvps.get(i)
+            if rule is None:
+                raise _missing_rule(self.name, i, "forward")
+            t = rule(node.tangent, ans, *argvals, **kwargs)
+            out = t if out is None else add(out, t)
+        if shape_of(out) != shape_of(ans):
+            out = broadcast_to(out, shape_of(ans))
+        return out
+
+
+def _missing_rule(name: str, argnum: int, mode: str) -> TypeError:
+    return TypeError(
+        f"autodiff.numpy.{name} has no {mode}-mode derivative rule for argument {argnum}; "
+        "that argument must be a constant here"
+    )
+
+
+# The tracer needs three primitives of its own to fix shapes (summing a
+# cotangent back to a broadcast input, broadcasting a tangent, accumulating).
+# autodiff.numpy registers them and installs them here with `use_shape_ops`.
+add = sum_to = broadcast_to = None
+
+
+def use_shape_ops(add_prim, sum_to_prim, broadcast_to_prim) -> None:
+    """Install the primitives the tracer uses to accumulate and to fix shapes."""
+    global add, sum_to, broadcast_to
+    add, sum_to, broadcast_to = add_prim, sum_to_prim, broadcast_to_prim

@@ -1,0 +1,47 @@
+"""Matrix products: matmul (with NumPy's 1-D and batch rules) and dot on top of it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import shape_of
+from .registry import defprimitive
+from .shapes import expand_dims, squeeze, swapaxes
+
+
+def _ndim(x) -> int:
+    return len(shape_of(x))
+
+
+def _matmul_vjp_a(g, ans, a, b):
+    if _ndim(b) == 1:
+        return g * b if _ndim(a) == 1 else expand_dims(g, -1) * b
+    if _ndim(a) == 1:
+        return squeeze(matmul(b, expand_dims(g, -1)), -1)
+    return matmul(g, swapaxes(b, -1, -2))
+
+
+def _matmul_vjp_b(g, ans, a, b):
+    if _ndim(a) == 1:
+        return g * a if _ndim(b) == 1 else expand_dims(a, -1) * expand_dims(g, -2)
+    if _ndim(b) == 1:
+        return squeeze(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), -1)
+    return matmul(swapaxes(a, -1, -2), g)
+
+
+matmul = defprimitive(
+    "matmul",
+    np.matmul,
+    vjp=[_matmul_vjp_a, _matmul_vjp_b],
+    jvp=[lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)],
+    doc="a @ b: matrix product, with NumPy's rules for 1-D operands and batch axes",
+)
+
+
+def dot(a, b):
+    """np.dot for scalars, vectors and matrices (a product of scalars, else ``a @ b``)."""
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    if _ndim(a) > 2 or _ndim(b) > 2:
+        raise TypeError("autodiff.numpy.dot supports up to 2-D operands; use matmul for batches")
+    return matmul(a, b)

