@@ -42,7 +42,7 @@ def _vjp(f, primals):
             return tuple(_zeros_like(p) for p in primals)
         adjoints = backward(out.node, g)
         return tuple(
-            adjoints[id(b.node)] if id(b.node) in adjoints else _zeros_like(p)
+            adjoints[b.node] if b.node in adjoints else _zeros_like(p)
             for b, p in zip(boxes, primals, strict=True)
         )
 

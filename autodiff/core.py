@@ -42,8 +42,6 @@ class Box:
     """A value being differentiated in trace ``trace``; ``node`` links it into that trace."""
 
     __slots__ = ("value", "trace", "node")
-    # Let our __array_ufunc__ win over ndarray's binary operators: ndarray + Box -> Box.
-    __array_priority__ = 100.0
 
     def __init__(self, value, trace: int, node):
         self.value = value
@@ -100,14 +98,17 @@ def shape_of(x) -> tuple:
 class VJPNode:
     """A node of a reverse-mode trace: one primitive application, kept for the backward pass."""
 
-    __slots__ = ("prim", "args", "kwargs", "ans", "parents")
+    __slots__ = ("prim", "args", "kwargs", "ans", "parents", "tape")
 
-    def __init__(self, prim, args, kwargs, ans, parents):
+    def __init__(self, prim, args, kwargs, ans, parents, tape):
         self.prim = prim  # None for an input
         self.args = args  # the argument values, unboxed for this trace
         self.kwargs = kwargs
         self.ans = ans  # the output value, unboxed for this trace
         self.parents = parents  # tuple of (argnum, parent VJPNode)
+        # The trace's nodes in the order they were computed: already a topological order,
+        # so the backward pass needs no graph search.
+        self.tape = tape
 
 
 class JVPNode:
@@ -161,7 +162,10 @@ class Primitive:
             for i, _ in parents:
                 if i not in self.vjps:
                     raise _missing_rule(self.name, i, "reverse")
-            return Box(ans, top, VJPNode(self, argvals, kwargs, ans, tuple(parents)))
+            tape = first.tape
+            node = VJPNode(self, argvals, kwargs, ans, tuple(parents), tape)
+            tape.append(node)
+            return Box(ans, top, node)
         return Box(ans, top, JVPNode(self._tangent(parents, ans, argvals, kwargs)))
 
     def _tangent(self, parents, ans, argvals, kwargs):

@@ -44,7 +44,7 @@ class Graph:
         self.nodes = nodes
         self.output = output
         self._root = root
-        self._by_id: dict[int, GraphNode] = {}
+        self._by_node: dict = {}  # the tracer's node -> its GraphNode
 
     def __repr__(self) -> str:
         lines = [f"Graph with {len(self.nodes)} nodes:"]
@@ -69,8 +69,8 @@ class Graph:
         if self._root is None:
             return self
         adjoints = backward(self._root, np.ones_like(out.value), keep_all=True)
-        for key, node in self._by_id.items():
-            adj = adjoints.get(key)
+        for vjp_node, node in self._by_node.items():
+            adj = adjoints.get(vjp_node)
             node.adjoint = np.zeros_like(node.value) if adj is None else unbox(adj)
         return self
 
@@ -189,5 +189,5 @@ def trace(f, *args) -> Graph:
     if root is None:
         nodes.append(GraphNode(len(nodes), "constant", unbox(out), ()))
     graph = Graph(nodes, len(nodes) - 1, root)
-    graph._by_id = {id(n): node for n, node in zip(order, nodes, strict=False)}
+    graph._by_node = dict(zip(order, nodes, strict=False))
     return graph

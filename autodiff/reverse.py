@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import core
-from .core import Box, VJPNode, new_trace, shape_of
+from .core import Box, VJPNode, new_trace
 
 
 def toposort(root: VJPNode) -> list[VJPNode]:
@@ -27,34 +27,43 @@ def toposort(root: VJPNode) -> list[VJPNode]:
     return order
 
 
-def backward(root: VJPNode, g, keep_all: bool = False) -> dict[int, object]:
-    """Propagate the cotangent ``g`` of ``root`` to every node; returns ``{id(node): adjoint}``.
+def backward(root: VJPNode, g, keep_all: bool = False) -> dict[VJPNode, object]:
+    """Propagate the cotangent ``g`` of ``root`` to every node; returns ``{node: adjoint}``.
 
-    Only the adjoints of inputs (nodes without parents) are kept unless
-    ``keep_all``. Nothing is stored on the nodes, so calling it twice gives the
-    same answer twice (no accumulation across calls).
+    Walks the trace's tape (its nodes in computation order) backwards from
+    ``root``. Only the adjoints of inputs (nodes without parents) are returned
+    unless ``keep_all``. Nothing is stored on the nodes, so calling it twice
+    gives the same answer twice (no accumulation across calls).
     """
-    adjoints = {id(root): g}
-    kept = {}
-    for node in toposort(root):
-        g = adjoints.pop(id(node), None) if not keep_all else adjoints.get(id(node))
+    adjoints = {root: g}
+    tape = root.tape
+    end = len(tape) if root.prim is None else _position(tape, root) + 1
+    for k in range(end - 1, -1, -1):
+        node = tape[k]
+        g = adjoints.get(node) if keep_all else adjoints.pop(node, None)
         if g is None:
             continue
-        if keep_all or not node.parents:
-            kept[id(node)] = g
-        prim = node.prim
+        prim, args, ans, kwargs = node.prim, node.args, node.ans, node.kwargs
         for argnum, parent in node.parents:
-            arg = node.args[argnum]
-            contrib = prim.vjps[argnum](g, node.ans, *node.args, **node.kwargs)
-            if shape_of(contrib) != shape_of(arg):
-                contrib = core.sum_to(contrib, shape_of(arg))
-            key = id(parent)
-            prev = adjoints.get(key)
-            adjoints[key] = contrib if prev is None else core.add(prev, contrib)
-    return kept
+            contrib = prim.vjps[argnum](g, ans, *args, **kwargs)
+            shape = getattr(args[argnum], "shape", ())
+            if getattr(contrib, "shape", ()) != shape:
+                contrib = core.sum_to(contrib, shape)
+            prev = adjoints.get(parent)
+            adjoints[parent] = contrib if prev is None else core.add(prev, contrib)
+    return adjoints
+
+
+def _position(tape: list, node: VJPNode) -> int:
+    """Index of ``node`` in ``tape``: usually the last entry, so search from the end."""
+    for k in range(len(tape) - 1, -1, -1):
+        if tape[k] is node:
+            return k
+    raise ValueError("node is not on its trace's tape")
 
 
 def start(values) -> tuple[int, list[Box]]:
     """Open a reverse-mode trace and box each of ``values`` as one of its inputs."""
     trace = new_trace()
-    return trace, [Box(v, trace, VJPNode(None, (), {}, v, ())) for v in values]
+    tape: list[VJPNode] = []
+    return trace, [Box(v, trace, VJPNode(None, (), {}, v, (), tape)) for v in values]

@@ -36,14 +36,25 @@ TARGETS = {
 
 def median_time(fn, repeats: int = 7, number: int = 1) -> float:
     """Median over ``repeats`` of the mean time of ``number`` calls of ``fn``, in seconds."""
-    fn()  # warm-up
-    times = []
+    return interleaved({"fn": fn}, repeats, number)["fn"]
+
+
+def interleaved(fns: dict, repeats: int = 7, number: int = 1) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation round by round.
+
+    Alternating means a burst of load from elsewhere on the machine slows all of
+    them alike, so their ratios stay meaningful on a noisy machine.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((time.perf_counter() - t0) / number)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # ------------------------------------------------------------ 1. scalar chain
@@ -56,31 +67,27 @@ def scalar_chain(n_ops: int, repeats: int) -> dict[str, float]:
             x = x * 1.0001 + 0.1
         return x
 
-    result = {"autodiff": median_time(lambda: autodiff.grad(chain)(0.5), repeats) / n_ops * 1e6}
+    fns = {"autodiff": lambda: autodiff.grad(chain)(0.5)}
     try:
         from micrograd.engine import Value
 
-        def micrograd_run():
-            x = Value(0.5)
-            chain(x).backward()
-
-        # micrograd sorts its graph recursively: a 10,000-op chain needs a deeper stack.
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 4 * n_ops))
-        try:
-            result["micrograd"] = median_time(micrograd_run, repeats) / n_ops * 1e6
-        finally:
-            sys.setrecursionlimit(limit)
+        fns["micrograd"] = lambda: chain(Value(0.5)).backward()
     except ImportError:
         pass
     try:
         import autograd
 
-        result["HIPS autograd"] = median_time(lambda: autograd.grad(chain)(0.5), repeats)
-        result["HIPS autograd"] *= 1e6 / n_ops
+        fns["HIPS autograd"] = lambda: autograd.grad(chain)(0.5)
     except ImportError:
         pass
-    return result
+    # micrograd sorts its graph recursively: a 10,000-op chain needs a deeper stack.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * n_ops))
+    try:
+        times = interleaved(fns, repeats)
+    finally:
+        sys.setrecursionlimit(limit)
+    return {name: t / n_ops * 1e6 for name, t in times.items()}
 
 
 # ----------------------------------------------- 2. logistic regression, MLP
@@ -140,10 +147,15 @@ def loss_and_gradient(problem, repeats: int) -> dict[str, float]:
     assert np.isclose(value, hand_value, rtol=1e-12)
     for g, h in zip(grads, hand_grads, strict=True):
         np.testing.assert_allclose(g, h, rtol=1e-8, atol=1e-12)
-    t_f = median_time(lambda: loss(*params), repeats, number=5)
-    t_vg = median_time(lambda: vg(*params), repeats, number=5)
-    t_hand = median_time(lambda: hand(*params), repeats, number=5)
-    return {"f": t_f, "value_and_grad": t_vg, "hand-written": t_hand}
+    return interleaved(
+        {
+            "f": lambda: loss(*params),
+            "value_and_grad": lambda: vg(*params),
+            "hand-written": lambda: hand(*params),
+        },
+        repeats,
+        number=10,
+    )
 
 
 # ------------------------------------------------ 3. reverse vs forward mode
@@ -159,12 +171,9 @@ def modes(n: int, repeats: int) -> dict[str, float]:
     rev = autodiff.grad(f)
     fwd = autodiff.jacobian(f, mode="fwd")
     np.testing.assert_allclose(rev(x), fwd(x), rtol=1e-10, atol=1e-12)
-    fwd_repeats = max(1, repeats // 3) if n >= 1000 else repeats
-    return {
-        "f": median_time(lambda: f(x), repeats, number=5),
-        "reverse": median_time(lambda: rev(x), repeats, number=5),
-        "forward": median_time(lambda: fwd(x), fwd_repeats),
-    }
+    times = interleaved({"f": lambda: f(x), "reverse": lambda: rev(x)}, repeats, number=10)
+    times["forward"] = median_time(lambda: fwd(x), max(1, repeats // 3) if n >= 1000 else repeats)
+    return times
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -189,7 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
         print("   HIPS autograd not installed (pip install .[bench])")
 
     print("\n2. value_and_grad against f and against hand-written NumPy (ms, median)")
-    for name, problem in [("logistic 10000×100", logistic_problem), ("MLP 100-256-10", mlp_problem)]:
+    problems = [("logistic 10000×100", logistic_problem), ("MLP 100-256-10", mlp_problem)]
+    for name, problem in problems:
         t = loss_and_gradient(problem, repeats)
         r_f, r_hand = t["value_and_grad"] / t["f"], t["value_and_grad"] / t["hand-written"]
         report[f"{name}: value_and_grad / f"] = r_f

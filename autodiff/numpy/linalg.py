@@ -17,7 +17,8 @@ def _matmul_vjp_a(g, ans, a, b):
     if _ndim(b) == 1:
         return g * b if _ndim(a) == 1 else expand_dims(g, -1) * b
     if _ndim(a) == 1:
-        return squeeze(matmul(b, expand_dims(g, -1)), -1)
+        # (k,) @ (..., k, m): the cotangent is b @ g, summed over b's batch axes by the tracer
+        return matmul(b, g) if _ndim(b) == 2 else squeeze(matmul(b, expand_dims(g, -1)), -1)
     return matmul(g, swapaxes(b, -1, -2))
 
 
@@ -25,7 +26,12 @@ def _matmul_vjp_b(g, ans, a, b):
     if _ndim(a) == 1:
         return g * a if _ndim(b) == 1 else expand_dims(a, -1) * expand_dims(g, -2)
     if _ndim(b) == 1:
-        return squeeze(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), -1)
+        # (..., n, k) @ (k,): the cotangent is aᵀg; g @ a is the same product without a transpose
+        return (
+            matmul(g, a)
+            if _ndim(a) == 2
+            else squeeze(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), -1)
+        )
     return matmul(swapaxes(a, -1, -2), g)
 
 
