@@ -288,3 +288,18 @@ def test_check_grad_catches_a_wrong_rule():
     with pytest.raises(autodiff.GradientCheckError, match="rev-mode.*argument 0"):
         autodiff.check_grad(wrong, np.array([0.1, 0.2]))
     assert autodiff.check_grad(wrong, np.array([0.1, 0.2]), modes=("fwd",)) < 1e-8
+
+
+def test_traced_values_look_like_arrays():
+    seen = {}
+
+    def f(x):
+        seen.update(shape=x.shape, ndim=x.ndim, dtype=x.dtype, size=x.size, length=len(x))
+        rows = [row.sum() for row in x]  # iteration yields traced rows
+        return anp.sum(x.T @ x) + x.reshape(6).max() + x.mean(axis=0).sum() + rows[1]
+
+    x = np.arange(6.0).reshape(3, 2) / 10
+    g = autodiff.grad(f)(x)
+    assert seen == {"shape": (3, 2), "ndim": 2, "dtype": np.float64, "size": 6, "length": 3}
+    assert g.shape == (3, 2)
+    assert autodiff.check_grad(f, x) < 1e-8

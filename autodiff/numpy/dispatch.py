@@ -152,10 +152,18 @@ BOX_METHODS = {
     "__eq__": _compare(np.equal),
     "__ne__": _compare(np.not_equal),
     "T": property(lambda self: shapes.transpose(self)),
-    "sum": lambda self, axis=None, keepdims=False: reductions.sum(self, axis, keepdims),
-    "mean": lambda self, axis=None, keepdims=False: reductions.mean(self, axis, keepdims),
-    "max": lambda self, axis=None, keepdims=False: reductions.max(self, axis, keepdims),
-    "min": lambda self, axis=None, keepdims=False: reductions.min(self, axis, keepdims),
+    "sum": lambda self, axis=None, keepdims=False: reductions.sum(
+        self, axis=axis, keepdims=keepdims
+    ),
+    "mean": lambda self, axis=None, keepdims=False: reductions.mean(
+        self, axis=axis, keepdims=keepdims
+    ),
+    "max": lambda self, axis=None, keepdims=False: reductions.max(
+        self, axis=axis, keepdims=keepdims
+    ),
+    "min": lambda self, axis=None, keepdims=False: reductions.min(
+        self, axis=axis, keepdims=keepdims
+    ),
     "dot": lambda self, other: linalg.dot(self, other),
     "reshape": _reshape_method,
     "transpose": _transpose_method,
