@@ -16,6 +16,8 @@ def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple; negatives allowed) as a sorted tuple of axes >= 0."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -68,7 +70,7 @@ def _extremum(name: str, fun, doc: str):
         fun,
         vjp=[
             lambda g, ans, x, axis=None, keepdims=False: (
-                _spread(g, x, axis) * _argext_weights(ans, x, axis)
+                _kept(g, x, axis) * _argext_weights(ans, x, axis)
             )
         ],
         jvp=[
@@ -102,7 +104,7 @@ def _logsumexp(x, axis=None, keepdims=False):
 logsumexp = defprimitive(
     "logsumexp",
     _logsumexp,
-    vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis) * _softmax(ans, x, axis)],
+    vjp=[lambda g, ans, x, axis=None, keepdims=False: _kept(g, x, axis) * _softmax(ans, x, axis)],
     jvp=[
         lambda t, ans, x, axis=None, keepdims=False: sum(
             t * _softmax(ans, x, axis), axis=axis, keepdims=keepdims

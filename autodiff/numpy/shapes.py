@@ -171,9 +171,9 @@ def stack(arrays, axis: int = 0):
 
 def swapaxes(x, axis1: int, axis2: int):
     """x with two axes exchanged."""
-    axes = list(range(len(shape_of(x))))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(x, tuple(axes))
+    ndim = len(shape_of(x))
+    a, b = axis1 % ndim, axis2 % ndim
+    return transpose(x, tuple(b if i == a else a if i == b else i for i in range(ndim)))
 
 
 def index_value(index):
