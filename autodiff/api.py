@@ -28,7 +28,8 @@ def vjp(f, *primals):
 
 def _vjp(f, primals):
     """vjp without the input checks (callers have checked)."""
-    trace, boxes = start(primals)
+    tape, boxes = start(primals)
+    trace = boxes[0].trace if boxes else -1
     out = f(*boxes)
     out_value = out.value if _in_trace(out, trace) else out
 
@@ -40,7 +41,7 @@ def _vjp(f, primals):
             )
         if not _in_trace(out, trace):
             return tuple(_zeros_like(p) for p in primals)
-        adjoints = backward(out.node, g)
+        adjoints = backward(tape, out.node, g)
         return tuple(
             adjoints[b.node] if b.node in adjoints else _zeros_like(p)
             for b, p in zip(boxes, primals, strict=True)

@@ -106,9 +106,19 @@ class VJPNode:
         self.kwargs = kwargs
         self.ans = ans  # the output value, unboxed for this trace
         self.parents = parents  # tuple of (argnum, parent VJPNode)
-        # The trace's nodes in the order they were computed: already a topological order,
-        # so the backward pass needs no graph search.
+        # A weak reference to the trace's Tape. Weak, so that nodes and their tape form no
+        # reference cycle: the tape (and every array on it) is freed as soon as whoever ran
+        # the trace (a vjp_fn, a Graph) lets go of it, without waiting for the cycle collector.
         self.tape = tape
+
+
+class Tape(list):
+    """A reverse-mode trace's nodes in the order they were computed.
+
+    That order is already topological, so the backward pass needs no graph search.
+    """
+
+    __slots__ = ("__weakref__",)
 
 
 class JVPNode:
@@ -162,8 +172,13 @@ class Primitive:
             for i, _ in parents:
                 if i not in self.vjps:
                     raise _missing_rule(self.name, i, "reverse")
-            tape = first.tape
-            node = VJPNode(self, argvals, kwargs, ans, tuple(parents), tape)
+            tape = first.tape()
+            if tape is None:
+                raise ValueError(
+                    f"a traced value was used in {self.name} after its differentiation ended; "
+                    "do not keep traced values beyond the function being differentiated"
+                )
+            node = VJPNode(self, argvals, kwargs, ans, tuple(parents), first.tape)
             tape.append(node)
             return Box(ans, top, node)
         return Box(ans, top, JVPNode(self._tangent(parents, ans, argvals, kwargs)))

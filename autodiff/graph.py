@@ -40,10 +40,11 @@ class GraphNode:
 class Graph:
     """The graph of one evaluation of f: ``nodes`` in evaluation order, the last is the output."""
 
-    def __init__(self, nodes: list[GraphNode], output: int, root):
+    def __init__(self, nodes: list[GraphNode], output: int, root, tape):
         self.nodes = nodes
         self.output = output
         self._root = root
+        self._tape = tape  # the tracer's tape: backward needs it alive
         self._by_node: dict = {}  # the tracer's node -> its GraphNode
 
     def __repr__(self) -> str:
@@ -68,7 +69,7 @@ class Graph:
             )
         if self._root is None:
             return self
-        adjoints = backward(self._root, np.ones_like(out.value), keep_all=True)
+        adjoints = backward(self._tape, self._root, np.ones_like(out.value), keep_all=True)
         for vjp_node, node in self._by_node.items():
             adj = adjoints.get(vjp_node)
             node.adjoint = np.zeros_like(node.value) if adj is None else unbox(adj)
@@ -167,7 +168,7 @@ def trace(f, *args) -> Graph:
         names = list(inspect.signature(f).parameters)
     except (TypeError, ValueError):
         names = []
-    _, boxes = start(args)
+    tape, boxes = start(args)
     out = f(*boxes)
     inputs = [b.node for b in boxes]
     root = out.node if type(out) is Box and out.trace == boxes[0].trace else None
@@ -188,6 +189,6 @@ def trace(f, *args) -> Graph:
         nodes.append(GraphNode(k, n.prim.name, unbox(n.ans), parents, slots))
     if root is None:
         nodes.append(GraphNode(len(nodes), "constant", unbox(out), ()))
-    graph = Graph(nodes, len(nodes) - 1, root)
+    graph = Graph(nodes, len(nodes) - 1, root, tape)
     graph._by_node = dict(zip(order, nodes, strict=False))
     return graph

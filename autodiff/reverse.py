@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import weakref
+
 from . import core
-from .core import Box, VJPNode, new_trace
+from .core import Box, Tape, VJPNode, new_trace
 
 
 def toposort(root: VJPNode) -> list[VJPNode]:
@@ -27,16 +29,15 @@ def toposort(root: VJPNode) -> list[VJPNode]:
     return order
 
 
-def backward(root: VJPNode, g, keep_all: bool = False) -> dict[VJPNode, object]:
+def backward(tape: Tape, root: VJPNode, g, keep_all: bool = False) -> dict[VJPNode, object]:
     """Propagate the cotangent ``g`` of ``root`` to every node; returns ``{node: adjoint}``.
 
-    Walks the trace's tape (its nodes in computation order) backwards from
+    Walks ``tape`` (the trace's nodes in computation order) backwards from
     ``root``. Only the adjoints of inputs (nodes without parents) are returned
     unless ``keep_all``. Nothing is stored on the nodes, so calling it twice
     gives the same answer twice (no accumulation across calls).
     """
     adjoints = {root: g}
-    tape = root.tape
     end = len(tape) if root.prim is None else _position(tape, root) + 1
     for k in range(end - 1, -1, -1):
         node = tape[k]
@@ -62,8 +63,12 @@ def _position(tape: list, node: VJPNode) -> int:
     raise ValueError("node is not on its trace's tape")
 
 
-def start(values) -> tuple[int, list[Box]]:
-    """Open a reverse-mode trace and box each of ``values`` as one of its inputs."""
+def start(values) -> tuple[Tape, list[Box]]:
+    """Open a reverse-mode trace; returns its tape and each of ``values`` boxed as an input.
+
+    The caller must hold on to the tape for as long as it wants to run backward.
+    """
     trace = new_trace()
-    tape: list[VJPNode] = []
-    return trace, [Box(v, trace, VJPNode(None, (), {}, v, (), tape)) for v in values]
+    tape = Tape()
+    ref = weakref.ref(tape)
+    return tape, [Box(v, trace, VJPNode(None, (), {}, v, (), ref)) for v in values]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -303,3 +305,26 @@ def test_traced_values_look_like_arrays():
     assert seen == {"shape": (3, 2), "ndim": 2, "dtype": np.float64, "size": 6, "length": 3}
     assert g.shape == (3, 2)
     assert autodiff.check_grad(f, x) < 1e-8
+
+
+def test_differentiation_leaves_no_reference_cycles():
+    """Tapes are freed by reference counting alone: nothing waits for the cycle collector."""
+    X = np.random.default_rng(0).standard_normal((50, 4))
+
+    def loss(w):
+        return anp.mean(anp.softplus(X @ w)) + anp.sum(w * w)
+
+    w = np.ones(4)
+    gc.collect()
+    gc.disable()
+    try:
+        autodiff.grad(loss)(w)
+        autodiff.hvp(loss, w, w)
+        autodiff.jacobian(autodiff.grad(loss))(w)
+        out, vjp_fn = autodiff.vjp(loss, w)
+        vjp_fn(1.0)
+        del out, vjp_fn
+        autodiff.trace(loss, w).backward()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
