@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Developer entry point that needs nothing but python3.
 
-    python3 dev.py demo    # set up .venv if needed, then run the main job
-    python3 dev.py test    # set up .venv if needed, then run the test suite
-    python3 dev.py lint    # ruff check + ruff format --check
-    python3 dev.py bench   # the speed benchmarks in benchmarks/
+    python3 dev.py run [overrides]   # set up .venv if needed, then run the main job: the
+                                     # default sgdlab experiment, its checks and its report
+    python3 dev.py test              # set up .venv if needed, then run the test suite
+    python3 dev.py demo              # the autodiff lecture demo (F = x³(x + 3y) at (2, 3))
+    python3 dev.py lint              # ruff check + ruff format --check
+    python3 dev.py bench [--quick]   # the speed benchmarks in benchmarks/
 
 The virtual environment lives in .venv next to this file. It is (re)installed
 whenever pyproject.toml changes, so a fresh clone and an old checkout both work.
@@ -24,7 +26,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".sgdlab-installed"
 
-EXTRAS = {"demo": "", "test": "[test]", "lint": "[lint]", "bench": "[bench]"}
+EXTRAS = {"run": "", "demo": "", "test": "[test]", "lint": "[lint]", "bench": "[bench]"}
 
 
 def _run(cmd: list[str]) -> None:
@@ -52,7 +54,9 @@ def main(argv: list[str]) -> int:
         return 2
     task, rest = argv[0], argv[1:]
     ensure_venv(EXTRAS[task])
-    if task == "demo":
+    if task == "run":
+        cmd = [str(PYTHON), "-m", "sgdlab", *rest]
+    elif task == "demo":
         cmd = [str(PYTHON), "-m", "autodiff.demo", *rest]
     elif task == "test":
         cmd = [str(PYTHON), "-m", "pytest", *rest]

@@ -1,0 +1,552 @@
+"""Which theorem applies to a run: each theorem's assumptions checked on the run's constants.
+
+:func:`assess` reads one run's dataset and returns, for every theorem of
+:data:`analysis.bounds.BOUNDS`,
+
+- the constants its bound needs (from :mod:`analysis.constants`, with their sources);
+- each assumption as ``holds`` / ``violated`` / ``unknown`` with a ``margin`` (for step-size
+  caps ``1 − η_max/cap``: positive means room to spare) and a ``detail`` string;
+- whether the theorem applies (every required assumption holds) and, if not, why.
+
+The run-level rows (theorem ``run``) hold the unbiasedness check of the stochastic gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import stats
+from .bounds import BOUNDS, fpc_minibatch
+from .constants import Run, Value, finite, read_run, run_constants, scalar
+from .quantities import measure
+
+__all__ = ["Assessment", "Plan", "assess", "fpc_steps", "unbiasedness"]
+
+ROUNDOFF = 1e-9  # relative slack for conditions met exactly (η = 1/L with L from eigvalsh)
+
+
+@dataclass
+class Plan:
+    """How to check one theorem on a run (``applicable`` False: ``reason`` says why)."""
+
+    theorem: str
+    applicable: bool
+    reason: str
+    kwargs: dict = field(default_factory=dict)  # constants passed to the bound
+    lr: Any = None
+    steps_ok: np.ndarray | None = None  # (S,) bool: steps the theorem speaks about
+    paired: bool = False  # bound differs per replicate (kwargs arrays of shape (R, S))
+
+
+@dataclass
+class Assessment:
+    """Everything :func:`assess` found: constants and assumptions (tidy), and a plan per id."""
+
+    run: Run
+    constants: pd.DataFrame  # theorem, constant, value, source, note
+    assumptions: pd.DataFrame  # theorem, assumption, status, margin, required, detail
+    plans: dict[str, Plan]
+
+
+# --------------------------------------------------------------------------- assumption rows
+
+
+def _row(status: str, margin: float = float("nan"), detail: str = "", required: bool = True):
+    return {"status": status, "margin": margin, "required": required, "detail": detail}
+
+
+def _is(cond: bool, yes: str, no: str, margin: float = float("nan")) -> dict:
+    return _row("holds", margin, yes) if cond else _row("violated", margin, no)
+
+
+def _sgd(run: Run) -> dict:
+    return _is(
+        run.optimizer == "sgd",
+        "optimizer=sgd: x_{t+1} = x_t − η_t g_t",
+        f"optimizer={run.optimizer}: the theorem is about plain SGD x_{{t+1}} = x_t − η_t g_t",
+    )
+
+
+def _iid(run: Run) -> dict:
+    return _is(
+        run.sampler == "with_replacement",
+        "sampler=with_replacement: i.i.d. minibatches, E[g_t | x_t] = ∇f(x_t)",
+        f"sampler={run.sampler}: not i.i.d., g_t is not conditionally unbiased (use §6(b))",
+    )
+
+
+def _constant_lr(run: Run) -> dict:
+    return _is(
+        bool(np.all(run.lr == run.lr[0])),
+        f"constant step η = {run.lr[0]:.6g} (schedule={run.schedule})",
+        f"schedule={run.schedule}: the step varies; this check needs a constant step",
+    )
+
+
+def _strongly_convex(C: dict) -> dict:
+    if "mu" not in C:
+        return _row("unknown", detail="strong convexity μ unknown")
+    mu = C["mu"]
+    return _is(
+        mu.value > 0,
+        f"μ = {mu.value:.6g} > 0 ({mu.source})",
+        f"μ = {mu.value:.6g} ≤ 0 ({mu.source}): f is not strongly convex",
+        margin=float(mu.value),
+    )
+
+
+def _convex(run: Run, C: dict) -> dict:
+    mu_glob = scalar(run.ds, "mu_global")
+    if np.isfinite(mu_glob):
+        return _is(
+            mu_glob >= 0, f"μ = {mu_glob:.6g} ≥ 0 (known)", f"μ = {mu_glob:.6g} < 0", mu_glob
+        )
+    loc = finite(run.ds["mu_local"].values)
+    if loc.size and loc.min() < 0:
+        return _row(
+            "violated", float(loc.min()), f"Hessian eigenvalue {loc.min():.3g} < 0 at an iterate"
+        )
+    return _row("unknown", detail="convexity is not known for this problem")
+
+
+def _have(C: dict, missing: dict, *names: str) -> dict:
+    lost: dict[str, list[str]] = {}
+    for n in names:
+        if n not in C:
+            lost.setdefault(missing.get(n, "not available"), []).append(n)
+    if lost:
+        return _row("unknown", detail="; ".join(f"{', '.join(v)}: {k}" for k, v in lost.items()))
+    return _row("holds", detail=", ".join(f"{n} ({C[n].source})" for n in names))
+
+
+def _measurable(run: Run, quantity: str) -> dict:
+    q = measure(run.ds, quantity).values
+    ok = np.isfinite(q).all(axis=0)
+    if ok.any():
+        return _row("holds", detail=f"{quantity} measured at {int(ok.sum())} logged steps")
+    why = {
+        "suboptimality": "f* unknown",
+        "dist_sq": "x* unknown",
+        "avg_iterate_suboptimality": "needs averaging.kind=full and f* known",
+    }.get(quantity, "needs ‖∇f‖² at every step from t = 0 (log.every=1, log.geometric=false)")
+    return _row("unknown", detail=f"{quantity} not measurable: {why}")
+
+
+MARGINS = {  # condition key: margin = 1 − (value / cap), from the lr and the bound's constants
+    "lr_le_inv_L": lambda lr, c: 1 - np.max(lr) * c["L"],
+    "lr_cap": lambda lr, c: 1 - np.max(lr) * c["L"] * (c.get("M_V", 0) + 1) / c.get("mu_bcn", 1),
+    "first_lr_cap": lambda lr, c: 1 - c["beta"] / (c["gamma"] + 1) * c["L"] * (c.get("M_V", 0) + 1),
+    "beta_gt": lambda lr, c: 1 - 1 / (c["beta"] * c["mu"] * c.get("mu_bcn", 1)),
+    "lr_lt_inv_sup_L": lambda lr, c: 1 - np.max(lr) * c["sup_L"],
+    "lr_le_inv_sup_L": lambda lr, c: 1 - np.max(lr) * c["sup_L"],
+}
+
+
+def _step_rows(theorem: str, lr, kw: dict, optional: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The bound's own step conditions (``BOUNDS[id].step_conditions``) with margins."""
+    result = BOUNDS[theorem].step_conditions(lr, **kw)
+    texts = dict(c.split(": ", 1) for c in BOUNDS[theorem].conditions)
+    rows = {}
+    for key, ok in result.items():
+        margin = float(MARGINS[key](np.asarray(lr), kw)) if key in MARGINS else float("nan")
+        text = texts.get(key, key)
+        if not ok and margin >= -ROUNDOFF:  # a cap met exactly, up to round-off in L or μ
+            ok, text = True, f"{text} (met up to round-off, margin {margin:.1e})"
+        rows[key] = _row(
+            "holds" if ok else "violated",
+            margin,
+            text if ok else f"fails: {text}",
+            required=key not in optional,
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- theorems
+
+
+def _failed(rows: dict[str, dict]) -> list[str]:
+    """The required assumptions that do not hold, violated ones first, as ``key: detail``."""
+    bad = [(r["status"] != "violated", k, r) for k, r in rows.items() if r["required"]]
+    return [
+        f"{k}: {r['detail']}"
+        for _, k, r in sorted(bad, key=lambda x: x[0])
+        if r["status"] != "holds"
+    ]
+
+
+def _values(C: dict, names: tuple[str, ...]) -> dict:
+    return {n: C[n].value for n in names if n in C}
+
+
+def _plan(run, C, missing, theorem, rows, names, lr, **extra) -> tuple[Plan, dict, dict]:
+    """Add the constants' availability, then the step conditions if they can be evaluated."""
+    rows = {"constants": _have(C, missing, *names), **rows}
+    kw = _values(C, names) | extra.pop("kw", {})
+    if rows["constants"]["status"] == "holds":
+        rows |= _step_rows(theorem, lr, kw, extra.pop("optional", ()))
+    used = {n: C[n] for n in names if n in C} | extra.pop("used", {})
+    if "delta_star" in kw:  # F_inf = F*: the theorem's Δ is f(x_0) − f*
+        kw["delta"] = kw.pop("delta_star")
+        used["delta"] = used.pop("delta_star")
+    bad = _failed(rows)
+    plan = Plan(theorem, not bad, "; ".join(bad) or "every required assumption holds", kw, lr)
+    for key, value in extra.items():
+        setattr(plan, key, value)
+    return plan, rows, used
+
+
+def _common(run: Run, C: dict, quantity: str, *, iid=True, sc=False, const=True) -> dict:
+    rows = {"sgd_update": _sgd(run)}
+    if iid:
+        rows["unbiased_iid"] = _iid(run)
+    if sc:
+        rows["strongly_convex"] = _strongly_convex(C)
+    if const:
+        rows["constant_step"] = _constant_lr(run)
+    rows["measured"] = _measurable(run, quantity)
+    return rows
+
+
+def _sra(run, C, missing):
+    variance = "L" in C and bool(np.max(run.lr) <= 1 / C["L"].value)
+    names = ("L", "delta", "sigma_sq" if variance else "G_sq")
+    used = {"variance_form": Value(variance, "config", "S2 if η ≤ 1/L, else S1")}
+    rows = _common(run, C, "avg_grad_norm_sq")
+    return _plan(
+        run,
+        C,
+        missing,
+        "sra_nonconvex",
+        rows,
+        names,
+        run.lr[0],
+        kw={"variance_form": variance},
+        used=used,
+    )
+
+
+def _bcn_fixed(theorem: str, sc: bool):
+    def build(run, C, missing):
+        quantity = "suboptimality" if sc else "avg_grad_norm_sq"
+        rows = _common(run, C, quantity, sc=sc)
+        names = ("L", "M", "M_V", "mu_bcn") + (("mu", "delta_star") if sc else ("delta",))
+        return _plan(run, C, missing, theorem, rows, names, run.lr[0])
+
+    return build
+
+
+def _bcn_4_7(run, C, missing):
+    rows = _common(run, C, "suboptimality", sc=True, const=False)
+    gamma_s = float(run.cfg["schedule"].get("gamma", np.nan))
+    ok = run.schedule == "inverse_time" and gamma_s > 1
+    rows["schedule"] = _is(
+        ok,
+        f"η_t = η₀γ/(γ+t) = β/(γ_BCN + t + 1) with γ_BCN = γ − 1 = {gamma_s - 1:.6g} > 0",
+        f"schedule={run.schedule} (gamma={gamma_s}): needs inverse_time with gamma > 1",
+    )
+    names = ("L", "M", "M_V", "mu_bcn", "mu", "delta_star")
+    if not ok:  # β and γ do not exist, so neither do the step conditions
+        return Plan("bcn_4_7", False, "; ".join(_failed(rows))), rows, {}
+    beta = float(run.lr[0]) * gamma_s
+    used = {
+        "beta": Value(beta, "config", "β = η₀·gamma"),
+        "gamma": Value(gamma_s - 1, "config", "γ_BCN = gamma − 1"),
+    }
+    kw = {"beta": beta, "gamma": gamma_s - 1}
+    return _plan(run, C, missing, "bcn_4_7", rows, names, run.lr, kw=kw, used=used)
+
+
+def _bcn_4_10(run, C, missing):
+    rows = _common(run, C, "weighted_avg_grad_norm_sq", const=False)
+    return _plan(
+        run,
+        C,
+        missing,
+        "bcn_4_10",
+        rows,
+        ("L", "M", "M_V", "mu_bcn", "delta"),
+        run.lr,
+        kw={"lr_power": _lr_power(run)},
+        optional=("robbins_monro",),
+    )
+
+
+def _lr_power(run: Run) -> float | None:
+    """p of η_t ∝ (γ + t)^−p for the schedules of that form (None: not of that form)."""
+    return {"inverse_time": 1.0, "inverse_sqrt": 0.5}.get(run.schedule)
+
+
+def _sc(run, C, missing):
+    rows = _common(run, C, "dist_sq", sc=True)
+    return _plan(
+        run, C, missing, "sc_constant_step", rows, ("mu", "sigma_sq", "dist0_sq", "L"), run.lr[0]
+    )
+
+
+def _nsw(run, C, missing):
+    rows = _common(run, C, "dist_sq", sc=True)
+    plan, rows, used = _plan(
+        run, C, missing, "nsw_2_1", rows, ("mu", "sup_L", "sigma_star_sq", "dist0_sq"), run.lr[0]
+    )
+    if "sigma_star_sq" in plan.kwargs:  # a minibatch of b i.i.d. samples: E‖∇f_B(x*)‖² = σ*²/b
+        plan.kwargs["sigma_star_sq"] /= run.b
+        v = used["sigma_star_sq"]
+        note = f"{v.note}, ÷ b = {run.b} (minibatch mean at x*)"
+        used["sigma_star_sq"] = Value(plan.kwargs["sigma_star_sq"], v.source, note)
+    return plan, rows, used
+
+
+def _rakhlin(run, C, missing):
+    rows = _common(run, C, "dist_sq", sc=True, const=False)
+    gamma_s = float(run.cfg["schedule"].get("gamma", np.nan))
+    lam = 1 / float(run.lr[0])
+    form = run.schedule == "inverse_time" and gamma_s == 1
+    rows["schedule"] = _is(
+        form,
+        f"η_t = η₀/(t+1) = 1/(λ(t+1)) with λ = 1/η₀ = {lam:.6g}",
+        f"schedule={run.schedule} (gamma={gamma_s}): needs inverse_time with gamma = 1",
+    )
+    if form and "mu" in C:
+        rows["lambda_le_mu"] = _is(
+            lam <= C["mu"].value * (1 + ROUNDOFF),
+            f"f is λ-strongly convex: λ = {lam:.6g} ≤ μ = {C['mu'].value:.6g}",
+            f"λ = 1/η₀ = {lam:.6g} > μ = {C['mu'].value:.6g}: f is not λ-strongly convex",
+            margin=1 - lam / C["mu"].value,
+        )
+    used = {"mu": Value(lam, "config", "λ = 1/η₀ (schedule η_t = 1/(λ(t+1)))")}
+    plan, rows, used = _plan(
+        run, C, missing, "rakhlin_1t", rows, ("G_sq",), run.lr, kw={"mu": lam}, used=used
+    )
+    return plan, rows, used
+
+
+def _averaging(run, C, missing):
+    rows = _common(run, C, "avg_iterate_suboptimality", iid=True)
+    rows["convex"] = _convex(run, C)
+    return _plan(run, C, missing, "convex_averaging", rows, ("G_sq", "dist0_sq"), run.lr)
+
+
+def _rr(run, C, missing):
+    rows = {"sgd_update": _sgd(run)}
+    rows["reshuffling"] = _is(
+        run.sampler in ("reshuffle", "shuffle_once") and run.b == 1,
+        f"sampler={run.sampler}, b = 1: n steps per epoch, one f_π(i) each",
+        f"sampler={run.sampler}, b = {run.b}: needs reshuffle or shuffle_once with batch_size=1",
+    )
+    rows["strongly_convex_each"] = (
+        _is(
+            C["mu_min"].value > 0,
+            f"every f_i is μ-strongly convex, μ = min_i μ_i = {C['mu_min'].value:.6g}",
+            "some f_i is not strongly convex",
+            C["mu_min"].value,
+        )
+        if "mu_min" in C
+        else _row("unknown", detail="min_i μ_i (strong convexity of every f_i) is not known")
+    )
+    rows["constant_step"] = _constant_lr(run)
+    rows["measured"] = _measurable(run, "dist_sq")
+    steps = np.asarray(run.ds["step"].values)
+    plan, rows, used = _plan(
+        run,
+        C,
+        missing,
+        "rr_mkr",
+        rows,
+        ("n", "mu_min", "dist0_sq", "sup_L", "sigma_star_sq"),
+        run.lr[0],
+        steps_ok=steps % run.n == 0,
+    )
+    return plan, rows, used
+
+
+def fpc_steps(run: Run) -> np.ndarray:
+    """Logged steps where ``E[noise_sq | x_t]`` is exactly the FPC formula for the sampler."""
+    steps = np.asarray(run.ds["step"].values)
+    est = np.asarray(run.ds["estimated"].values, dtype=bool)
+    if run.sampler == "with_replacement":
+        return est
+    if run.sampler == "reshuffle" and run.b <= run.n:  # a fresh permutation at an epoch start
+        return est & (steps * run.b % run.n == 0)
+    if run.sampler == "shuffle_once":
+        return est & (steps == 0)
+    return np.zeros(steps.shape, dtype=bool)
+
+
+def _fpc(run, C, missing):
+    replace = run.sampler == "with_replacement"
+    rows = {
+        "minibatch_gradient": _is(
+            run.optimizer != "svrg",
+            f"optimizer={run.optimizer}: g_t is the plain minibatch gradient",
+            "optimizer=svrg: g_t is a control-variate estimate, not a minibatch mean",
+        ),
+        "random_sampler": _is(
+            run.sampler != "cyclic",
+            f"sampler={run.sampler}: {'with' if replace else 'without'} replacement",
+            "sampler=cyclic: the minibatch is deterministic",
+        ),
+    }
+    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    rows["measured"] = (
+        _row("holds", detail=f"noise_sq and σ² at {int(ok.sum())} steps where the batch is fresh")
+        if ok.any()
+        else _row("unknown", detail="no logged step with σ² estimated and a fresh minibatch")
+    )
+    sig = np.asarray(run.ds["sigma_sq"].values, dtype=float)
+    used = {
+        "sigma_sq": Value("σ²(x_t) per replicate", "logged", "the logged sigma_sq at each step"),
+        "n": C["n"],
+        "b": C["b"],
+        "replace": Value(replace, "config", f"sampler={run.sampler}"),
+    }
+    kw = {"sigma_sq": sig, "n": run.n, "b": run.b, "replace": replace}
+    return _plan(
+        run, C, missing, "fpc_minibatch", rows, (), None, kw=kw, used=used, steps_ok=ok, paired=True
+    )
+
+
+def _region(run, C, missing):
+    rows = {"sgd_update": _sgd(run), "unbiased_iid": _iid(run)}
+    rows["problem"] = _is(
+        run.problem == "lsq1d",
+        "problem=lsq1d",
+        f"problem={run.problem}: the formula is for 1-D least squares",
+    )
+    rows["measured"] = _measurable(run, "dist_sq")
+    x0 = run.ds["x"].isel(step=0, param=0).values if "x" in run.ds else np.array([np.nan])
+    same = bool(np.all(x0 == x0[0]) and np.isfinite(x0[0]))
+    rows["deterministic_x0"] = _is(
+        same,
+        "every replicate starts at the same x_0",
+        "x_0 not logged or differs between replicates",
+    )
+    kw = {"b": run.b, "x0": float(x0[0]) if same else None}
+    used = {"x0": Value(kw["x0"], "logged", "x at t = 0"), "b": C["b"]}
+    return _plan(
+        run,
+        C,
+        missing,
+        "region_of_confusion",
+        rows,
+        ("a_vec", "b_vec"),
+        run.lr,
+        kw=kw,
+        used=used,
+        optional=("lr_constant", "lr_stationary"),
+    )
+
+
+BUILDERS = {
+    "sra_nonconvex": _sra,
+    "bcn_4_6": _bcn_fixed("bcn_4_6", sc=True),
+    "bcn_4_7": _bcn_4_7,
+    "bcn_4_8": _bcn_fixed("bcn_4_8", sc=False),
+    "bcn_4_10": _bcn_4_10,
+    "sc_constant_step": _sc,
+    "nsw_2_1": _nsw,
+    "rakhlin_1t": _rakhlin,
+    "convex_averaging": _averaging,
+    "rr_mkr": _rr,
+    "fpc_minibatch": _fpc,
+    "region_of_confusion": _region,
+}
+
+
+# --------------------------------------------------------------------------- run-level rows
+
+
+def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
+    """Unbiasedness of g_t from the logged squared residuals (theory §8, the Z test with K = 1).
+
+    ``E[‖g_t − ∇f(x_t)‖² | x_t] = tr Cov_b(x_t) + ‖E g_t − ∇f(x_t)‖²``, and ``tr Cov_b`` is the
+    FPC value ``c_b σ²(x_t)``; so the residuals ``e_r = noise_sq_r − c_b σ²_r`` have mean 0 when
+    g is unbiased and mean ``‖bias‖² > 0`` when it is not. One-sided: ``violated`` iff some
+    step's Bonferroni t lower confidence bound of the mean residual is above 0. ``margin`` is
+    the largest mean residual relative to ``c_b σ²``.
+    """
+    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    if run.optimizer == "svrg" or run.sampler == "cyclic" or not ok.any() or run.R < 2:
+        return _row(
+            "unknown",
+            required=False,
+            detail="needs R ≥ 2, a random sampler, plain minibatch g, and σ² "
+            "logged at a step with a fresh minibatch",
+        )
+    steps = np.asarray(run.ds["step"].values)[ok]
+    noise = np.asarray(run.ds["noise_sq"].values)[:, ok]
+    sig = np.asarray(run.ds["sigma_sq"].values)[:, ok]
+    pred = fpc_minibatch(
+        np.broadcast_to(steps, sig.shape),
+        sigma_sq=sig,
+        n=run.n,
+        b=run.b,
+        replace=run.sampler == "with_replacement",
+    )
+    worst, bad = -np.inf, []
+    for j, t in enumerate(steps):
+        iv = stats.mean_interval(noise[:, j] - pred[:, j], alpha=alpha, n_tests=steps.size)
+        worst = max(worst, iv.mean / max(float(pred[:, j].mean()), 1e-300))
+        if iv.low > 0:
+            bad.append(f"t={t}: mean residual {iv.mean:.3g}, LCB {iv.low:.3g} > 0")
+    if bad:
+        return _row("violated", worst, "E‖g_t − ∇f‖² > c_b σ²: " + "; ".join(bad), required=False)
+    text = (
+        f"E‖g_t − ∇f‖² ≤ c_b σ²(x_t) not rejected at {steps.size} steps (one-sided "
+        f"{1 - alpha:.0%} Bonferroni t bounds of the residual ≤ 0)"
+    )
+    return _row("holds", worst, text, required=False)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
+    """Constants, assumption checks and a check plan for every theorem on one run."""
+    run = read_run(ds)
+    C, missing = run_constants(run)
+    const_rows, assume_rows, plans = [], [], {}
+    assume_rows.append(
+        {"theorem": "run", "assumption": "unbiased_gradient", **unbiasedness(run, alpha)}
+    )
+    for theorem, build in BUILDERS.items():
+        plan, rows, used = build(run, C, missing)
+        if plan.steps_ok is None:
+            plan.steps_ok = np.ones(ds.sizes["step"], dtype=bool)
+        plans[theorem] = plan
+        for key, row in rows.items():
+            assume_rows.append({"theorem": theorem, "assumption": key, **row})
+        for name, v in used.items():
+            shown = v.value.tolist() if isinstance(v.value, np.ndarray) else v.value
+            const_rows.append(
+                {
+                    "theorem": theorem,
+                    "constant": name,
+                    "value": shown,
+                    "source": v.source,
+                    "note": v.note,
+                }
+            )
+        if BOUNDS[theorem].takes_lr:
+            lr = run.lr
+            shown = (
+                float(lr[0]) if np.all(lr == lr[0]) else f"schedule {run.schedule}, η₀={lr[0]:.6g}"
+            )
+            const_rows.append(
+                {
+                    "theorem": theorem,
+                    "constant": "lr",
+                    "value": shown,
+                    "source": "config",
+                    "note": f"schedule={run.schedule}",
+                }
+            )
+    constants = pd.DataFrame(const_rows, columns=["theorem", "constant", "value", "source", "note"])
+    assumptions = pd.DataFrame(
+        assume_rows, columns=["theorem", "assumption", "status", "margin", "required", "detail"]
+    )
+    return Assessment(run, constants, assumptions, plans)

@@ -1,0 +1,179 @@
+"""Merge a Hydra multirun directory into one dataset with one dimension per swept key.
+
+Each job directory holds the run's dataset (``run.nc``, the config key ``output``) and
+``.hydra/overrides.yaml``. A *swept key* is an override key whose value differs between jobs
+(``sampler``, ``optimizer.lr``, ...); it becomes a dimension of that name whose coordinate holds
+its sorted values (integers, floats, or strings). Jobs missing from a non-rectangular
+sweep leave NaN. Job attributes that differ between jobs (``config``, ``overrides``,
+``schedule``, ...) become string or number variables over the swept dimensions, named
+``attr_<name>``; the others stay attributes. ``attrs["swept_keys"]`` lists the swept keys
+(YAML) and ``attrs["job_attrs"]`` the attributes turned into variables. :func:`cells` gives back
+each job's own dataset (attributes restored, padding dropped).
+
+The files are opened lazily with dask when it is installed (so sweeps larger than memory still
+merge); without dask each job is loaded into memory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import yaml
+
+__all__ = ["cells", "collect", "find_jobs", "parse_overrides", "swept_keys"]
+
+
+def parse_overrides(lines: list[str]) -> dict[str, object]:
+    """``["a.b=1", "+c=x", "~d"]`` → ``{"a.b": 1, "c": "x"}`` (values parsed as YAML)."""
+    out = {}
+    for line in lines:
+        line = str(line).strip()
+        if line.startswith("~") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        out[key.lstrip("+")] = parsed if isinstance(parsed, (int, float, str)) else value
+    return out
+
+
+def find_jobs(sweep_dir: str | Path, output: str | None = None) -> list[tuple[Path, dict]]:
+    """``(dataset path, overrides)`` of every finished job under ``sweep_dir``, by job number."""
+    jobs = []
+    for hydra_dir in Path(sweep_dir).glob("*/.hydra"):
+        job = hydra_dir.parent
+        name = output
+        if name is None:
+            cfg = yaml.safe_load((hydra_dir / "config.yaml").read_text()) or {}
+            name = cfg.get("output", "run.nc")
+        path = job / name
+        overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
+        if path.exists():
+            jobs.append((path, parse_overrides(overrides)))
+    jobs.sort(key=lambda j: (len(j[0].parent.name), j[0].parent.name))
+    return jobs
+
+
+def swept_keys(overrides: list[dict]) -> list[str]:
+    """The keys whose value differs between jobs, in the order they first appear."""
+    keys = list(dict.fromkeys(k for o in overrides for k in o))
+    return [k for k in keys if len({repr(o.get(k)) for o in overrides}) > 1]
+
+
+def _coord(values: list) -> np.ndarray:
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric and all(isinstance(v, int) for v in values):
+        return np.asarray(sorted(set(values)), dtype=np.int64)
+    if numeric:
+        return np.asarray(sorted({float(v) for v in values}), dtype=float)
+    return np.asarray(sorted({str(v) for v in values}), dtype=object)
+
+
+def _value(v, coord: np.ndarray):
+    kind = coord.dtype.kind
+    return int(v) if kind == "i" else float(v) if kind == "f" else str(v)
+
+
+def _open(path: Path) -> xr.Dataset:
+    if importlib.util.find_spec("dask") is not None:
+        return xr.open_dataset(path, engine="h5netcdf", chunks={})
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
+    """One dataset for the whole sweep under ``sweep_dir`` (see the module docstring)."""
+    jobs = find_jobs(sweep_dir, output)
+    if not jobs:
+        raise FileNotFoundError(f"{sweep_dir}: no job directory with .hydra/ and a dataset")
+    keys = swept_keys([o for _, o in jobs])
+    coords = {k: _coord([o.get(k) for _, o in jobs]) for k in keys}
+    parts = [_open(path) for path, _ in jobs]
+    attr_names = list(dict.fromkeys(a for ds in parts for a in ds.attrs))
+    varying = [
+        a for a in attr_names if len({repr(ds.attrs.get(a)) for ds in parts}) > 1 or a == "config"
+    ]
+    expanded = []
+    for ds, (_, overrides) in zip(parts, jobs, strict=True):
+        ds = ds.reset_coords([c for c in ("epoch", "estimated") if c in ds.coords])
+        for a in varying:
+            value = ds.attrs.get(a, "")
+            ds[f"attr_{a}"] = xr.Variable((), value if np.ndim(value) == 0 else str(value))
+        ds.attrs = {}
+        index = {k: [_value(overrides.get(k), coords[k])] for k in keys}
+        expanded.append(ds.expand_dims(index))
+    merged = xr.merge(expanded, join="outer", compat="no_conflicts", combine_attrs="drop")
+    merged = merged.reindex(coords)
+    for c in ("epoch", "estimated"):
+        if c in merged and not set(keys) & set(merged[c].dims):
+            merged = merged.set_coords(c)
+    for c in ("epoch", "estimated"):  # identical across jobs: a coordinate again
+        if c in merged.data_vars and _constant_over(merged[c], keys):
+            merged[c] = merged[c].isel({k: 0 for k in keys if k in merged[c].dims})
+            merged = merged.set_coords(c)
+    if (
+        "estimated" in merged.coords
+        and not np.isnan(merged["estimated"].values.astype(float)).any()
+    ):
+        merged = merged.assign_coords(estimated=merged["estimated"].astype(bool))
+    common = {a: v for a, v in parts[0].attrs.items() if a not in varying}
+    merged.attrs = common | {
+        "swept_keys": yaml.safe_dump(keys),
+        "job_attrs": yaml.safe_dump(varying),
+        "sweep_dir": str(Path(sweep_dir)),
+    }
+    return merged
+
+
+def _constant_over(da: xr.DataArray, keys: list[str]) -> bool:
+    dims = [k for k in keys if k in da.dims]
+    if not dims:
+        return True
+    first = da.isel({k: 0 for k in dims})
+    return bool((da == first).all()) if da.dtype != object else False
+
+
+def cells(sweep: xr.Dataset) -> Iterator[tuple[dict, xr.Dataset]]:
+    """``({key: value}, job dataset)`` for every job present in a collected sweep."""
+    keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
+    job_attrs = yaml.safe_load(sweep.attrs.get("job_attrs", "[]")) or []
+    base = {a: v for a, v in sweep.attrs.items() if a not in ("swept_keys", "job_attrs")}
+    base.pop("sweep_dir", None)
+    for values in itertools.product(*(sweep[k].values.tolist() for k in keys)):
+        where = dict(zip(keys, values, strict=True))
+        ds = sweep.sel(where)
+        if "loss" in ds and not np.isfinite(ds["loss"].values).any():
+            continue  # a job missing from the sweep
+        ds = _trim(ds)
+        attrs = dict(base)
+        for a in job_attrs:
+            name = f"attr_{a}"
+            if name in ds:
+                attrs[a] = ds[name].values.item()
+                ds = ds.drop_vars(name)
+        for c in ("epoch", "estimated"):
+            if c in ds.data_vars:
+                ds = ds.set_coords(c)
+        if "estimated" in ds.coords:
+            ds = ds.assign_coords(estimated=ds["estimated"].astype(bool))
+        if "diverged" in ds:
+            ds["diverged"] = ds["diverged"].astype(bool)
+        ds.attrs = attrs
+        yield where, ds.drop_vars(keys, errors="ignore")
+
+
+def _trim(ds: xr.Dataset) -> xr.Dataset:
+    """Drop the steps, replicates and parameters that only an outer join added."""
+    loss = ds["loss"]
+    ds = ds.isel(step=np.isfinite(loss.values).any(axis=0))
+    ds = ds.isel(replicate=np.isfinite(ds["loss"].values).any(axis=1))
+    if "param" in ds.dims and "x_final" in ds:
+        ds = ds.isel(param=np.isfinite(ds["x_final"].values).any(axis=0))
+    return ds

@@ -1,0 +1,149 @@
+"""Which figures a run or a sweep gets: tidy frames from the datasets and checks, drawn by
+:mod:`analysis.plots` and written as PNG files into an output directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import plots
+from .constants import read_run, run_constants
+from .quantities import measure
+
+__all__ = ["run_figures", "sweep_figures", "tidy"]
+
+
+def tidy(da: xr.DataArray, keys: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Long format of a (keys..., replicate, step) array: columns keys, replicate, step, epoch,
+    value (rows with NaN values dropped)."""
+    df = da.rename("value").to_dataframe().reset_index()
+    if "epoch" not in df and "epoch" in da.coords:
+        df["epoch"] = np.asarray(da["epoch"].values)[np.searchsorted(da["step"].values, df["step"])]
+    cols = [*keys, "replicate", "step", "epoch", "value"]
+    return df[[c for c in cols if c in df]].dropna(subset=["value"])
+
+
+def _quantity_frames(checks: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Checked rows with a finite bound, by quantity."""
+    rows = checks[checks["status"] != "not_applicable"]
+    rows = rows[np.isfinite(rows["bound"].astype(float))]
+    return {q: g for q, g in rows.groupby("quantity", sort=False)}
+
+
+def _default_quantity(ds: xr.Dataset) -> str:
+    return "suboptimality" if np.isfinite(ds["suboptimality"].values).any() else "grad_norm_sq"
+
+
+def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
+    """Convergence of every checked quantity with its bounds, the constant traces and (1-D
+    least squares) the region of confusion, as ``out_dir/<name>.png``."""
+    out_dir, paths = Path(out_dir), {}
+    frames = _quantity_frames(checks) or {_default_quantity(ds): checks.iloc[:0]}
+    for quantity, rows in frames.items():
+        data = tidy(measure(ds, quantity))
+        bounds = rows.rename(columns={"bound": "bound"})[["theorem", "step", "bound"]]
+        fig = plots.convergence(data, bounds, quantity=quantity, title=_title(ds, quantity))
+        paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
+    fig = _traces(ds)
+    if fig is not None:
+        paths["constant_traces"] = plots.save(fig, out_dir / "constant_traces.png")
+    fig = _region(ds)
+    if fig is not None:
+        paths["region_of_confusion"] = plots.save(fig, out_dir / "region_of_confusion.png")
+    return paths
+
+
+def _title(ds: xr.Dataset, quantity: str) -> str:
+    a = ds.attrs
+    return (f"{quantity}: {a.get('problem')}, {a.get('optimizer')}, {a.get('schedule')}, "
+            f"{a.get('sampler')}, b={a.get('batch_size')}")  # fmt: skip
+
+
+def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
+    names = [v for v in ("L_local", "mu_local", "sigma_sq") if v in ds]
+    frames = []
+    for name in names:
+        est = ds[name].where(ds["estimated"]) if "estimated" in ds.coords else ds[name]
+        df = tidy(est, keys)
+        df["constant"] = name
+        frames.append(df)
+    data = pd.concat(frames) if frames else pd.DataFrame()
+    if data.empty:
+        return None
+    used = {}
+    if not keys:
+        C, _ = run_constants(read_run(ds))
+        b = int(ds.attrs["batch_size"])
+        used = {
+            "L_local": C["L"].value if "L" in C else np.nan,
+            "mu_local": C["mu"].value if "mu" in C else np.nan,
+            "sigma_sq": C["sigma_sq"].value * b if "sigma_sq" in C else np.nan,
+        }
+    if hue is not None:
+        data = _combine(data, keys, hue)
+    return plots.constant_traces(data, used, hue=hue)
+
+
+def _region(ds: xr.Dataset):
+    if ds.attrs.get("problem") != "lsq1d" or "x" not in ds:
+        return None
+    lo, hi = np.asarray(ds.attrs["region_of_confusion"], dtype=float)
+    data = tidy(ds["x"].isel(param=0)).rename(columns={"value": "x"})
+    return plots.region_of_confusion(data, lo=lo, hi=hi, x_star=float(ds["x_star"].values[0]))
+
+
+def _combine(df: pd.DataFrame, keys: tuple[str, ...], hue: str) -> pd.DataFrame:
+    """Add the column ``hue`` = "v1, v2, ..." of the swept keys (one legend for all)."""
+    df = df.copy()
+    df[hue] = df[list(keys)].astype(str).agg(", ".join, axis=1) if len(keys) > 1 else df[keys[0]]
+    return df
+
+
+def sweep_figures(
+    sweep: xr.Dataset, checks: pd.DataFrame, keys: list[str], out_dir: str | Path
+) -> dict[str, Path]:
+    """Sweep figures: convergence per checked quantity (one curve per job, bounds dashed in the
+    same colour), the constants, the step-size sweep (``optimizer.lr`` swept) and with against
+    without replacement (``sampler`` swept), as PNG files in ``out_dir``."""
+    out_dir, paths, keys = Path(out_dir), {}, tuple(keys)
+    hue = ", ".join(keys) if keys else None
+    frames = _quantity_frames(checks)
+    if not frames:
+        frames = {_default_quantity(sweep): checks.iloc[:0]}
+    for quantity, rows in frames.items():
+        data = tidy(measure(sweep, quantity), keys)
+        bounds = rows[[*keys, "theorem", "step", "bound"]] if len(rows) else None
+        if hue:
+            data = _combine(data, keys, hue)
+            bounds = _combine(bounds, keys, hue) if bounds is not None else None
+        fig = plots.convergence(data, bounds, quantity=quantity, hue=hue,
+                                title=f"{quantity} across the sweep ({hue})")  # fmt: skip
+        paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
+    fig = _traces(sweep, keys, hue)
+    if fig is not None:
+        paths["constant_traces"] = plots.save(fig, out_dir / "constant_traces.png")
+    quantity = _default_quantity(sweep)
+    if "optimizer.lr" in keys:
+        final = tidy(measure(sweep, quantity).isel(step=-1), keys).drop(columns="step")
+        others = tuple(k for k in keys if k != "optimizer.lr")
+        other_hue = ", ".join(others) if others else None
+        if other_hue:
+            final = _combine(final, others, other_hue)
+        fig = plots.step_size_sweep(final, quantity=quantity, hue=other_hue)
+        paths["step_size_sweep"] = plots.save(fig, out_dir / "step_size_sweep.png")
+    if "sampler" in keys:
+        data = tidy(measure(sweep, quantity), keys)
+        others = [k for k in keys if k != "sampler"]
+        if others:  # one figure per setting of the other keys: the first one
+            first = {k: data[k].iloc[0] for k in others}
+            data = data.loc[(data[others] == pd.Series(first)).all(axis=1)]
+            title = "With against without replacement (" + ", ".join(
+                f"{k}={v}" for k, v in first.items()) + ")"  # fmt: skip
+        else:
+            title = None
+        fig = plots.replacement(data, quantity=quantity, title=title)
+        paths["replacement"] = plots.save(fig, out_dir / "replacement.png")
+    return paths

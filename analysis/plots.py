@@ -1,0 +1,273 @@
+"""Figures from tidy DataFrames (seaborn on matplotlib's Agg backend); PNG at 150 dpi.
+
+Every function takes long-format data (one row per replicate and step, say), draws one figure
+and returns it; :func:`save` writes it. Bands are the Student-t confidence interval of the mean
+over replicates (:data:`LEVEL`, not Bonferroni-corrected: the bands are descriptive, the
+verdicts come from ``analysis.checks``). Bounds are dashed lines in the colour of the curve they
+bound, one dash pattern per theorem. Legends are titled with the swept key they distinguish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from . import stats  # noqa: E402
+from .quantities import label  # noqa: E402
+
+__all__ = [
+    "LEVEL",
+    "constant_traces",
+    "convergence",
+    "region_of_confusion",
+    "replacement",
+    "save",
+    "step_size_sweep",
+]
+
+LEVEL = 0.95
+DPI = 150
+DASHES = [(4, 2), (1, 1.5), (6, 2, 1, 2), (2, 2), (8, 3), (3, 1, 1, 1, 1, 1)]
+STEP_LABEL = "iteration t (steps)"
+EPOCH_LABEL = "epoch t·b/n (passes over the data)"
+
+
+def t_band(values: pd.Series) -> tuple[float, float]:
+    """Two-sided :data:`LEVEL` Student-t interval of the mean (the band of every curve)."""
+    iv = stats.mean_interval(np.asarray(values, dtype=float), alpha=1 - LEVEL, two_sided=True)
+    return (iv.low, iv.high) if np.isfinite(iv.low) else (iv.mean, iv.mean)
+
+
+def save(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a 150 dpi PNG and close it; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _palette(data: pd.DataFrame, hue: str | None) -> dict | None:
+    if hue is None:
+        return None
+    levels = list(pd.unique(data[hue]))
+    return dict(zip(levels, sns.color_palette(n_colors=len(levels)), strict=True))
+
+
+def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> None:
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if loglog is None:
+        xs = x[x > 0]
+        loglog = bool(xs.size and xs.max() / xs.min() >= 100)
+    if loglog:
+        ax.set_xscale("log")
+    if y.size and y.min() > 0 and y.max() / y.min() >= 10:
+        ax.set_yscale("log")
+
+
+def _curves(
+    ax: plt.Axes, data: pd.DataFrame, x: str, y: str, hue: str | None, palette: dict | None
+) -> None:
+    sns.lineplot(
+        data=data, x=x, y=y, hue=hue, palette=palette, errorbar=t_band, estimator="mean", ax=ax,
+        legend=hue is not None,
+    )  # fmt: skip
+
+
+def convergence(
+    data: pd.DataFrame,
+    bounds: pd.DataFrame | None = None,
+    *,
+    quantity: str,
+    hue: str | None = None,
+    x: str = "step",
+    loglog: bool | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """Mean of ``value`` over replicates against ``x`` (a band per curve), one curve per ``hue``
+    level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top.
+
+    Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    d = data[data[x] > 0] if _wants_log(data[x], loglog) else data
+    palette = _palette(data, hue)
+    _curves(ax, d, x, "value", hue, palette)
+    handles = []
+    if bounds is not None and len(bounds):
+        b = bounds[np.isfinite(bounds["bound"])]
+        b = b[b[x] > 0] if _wants_log(data[x], loglog) else b
+        for k, (theorem, g) in enumerate(b.groupby("theorem", sort=False)):
+            dash = DASHES[k % len(DASHES)]
+            groups = g.groupby(hue, sort=False) if hue else [(None, g)]
+            for level, gg in groups:
+                colour = palette[level] if hue else sns.color_palette()[0]
+                gg = gg.sort_values(x)
+                ax.plot(
+                    gg[x], gg["bound"], color=colour, dashes=dash, lw=1.4, gid=f"bound:{theorem}"
+                )
+            handles.append(Line2D([], [], color="0.3", dashes=dash, label=f"bound: {theorem}"))
+    _scales(ax, d[x].to_numpy(float), d["value"].to_numpy(float), _wants_log(data[x], loglog))
+    xlabel = EPOCH_LABEL if x == "epoch" else STEP_LABEL
+    ax.set_xlabel(xlabel + (", log axis (t = 0 left out)" if _wants_log(data[x], loglog) else ""))
+    ax.set_ylabel(label(quantity))
+    ax.set_title(title or f"Convergence of {label(quantity, expectation=False).split(' (')[0]}")
+    _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band")
+    fig.tight_layout()
+    return fig
+
+
+def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
+    if loglog is not None:
+        return loglog
+    xs = np.asarray(x, dtype=float)
+    xs = xs[np.isfinite(xs) & (xs > 0)]
+    return bool(xs.size and xs.max() / xs.min() >= 100)
+
+
+def _legend(ax: plt.Axes, hue: str | None, extra: list, what: str) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if not hue:
+        handles, labels = [Line2D([], [], color=sns.color_palette()[0])], [what]
+    handles += extra
+    labels += [h.get_label() for h in extra]
+    if handles:
+        ax.legend(handles, labels, title=hue, fontsize=8, title_fontsize=8)
+
+
+def replacement(
+    data: pd.DataFrame, *, quantity: str, sampler: str = "sampler", title: str | None = None
+) -> plt.Figure:
+    """With against without replacement: ``quantity`` against epochs, one curve per sampler."""
+    return convergence(
+        data,
+        quantity=quantity,
+        hue=sampler,
+        x="epoch",
+        title=title or "With against without replacement",
+    )
+
+
+SYMBOLS = {  # logged constant: (panel title, axis label with symbol and units)
+    "L_local": ("largest Hessian eigenvalue", "L (units of f / parameter²)"),
+    "mu_local": ("smallest Hessian eigenvalue", "μ (units of f / parameter²)"),
+    "sigma_sq": ("per-sample gradient variance", "σ² (squared gradient units)"),
+    "pl_ratio": ("Polyak–Łojasiewicz ratio", "μ_PL (units of f / parameter²)"),
+}
+
+
+def constant_traces(
+    data: pd.DataFrame,
+    used: dict[str, float] | None = None,
+    *,
+    hue: str | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """One panel per ``constant`` (columns step, replicate, constant, value[, hue]): the logged
+    estimates along the run, and dashed the value a theorem used (``used[constant]``)."""
+    names = list(pd.unique(data["constant"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    palette = _palette(data, hue)
+    for ax, name in zip(axes[0], names, strict=True):
+        d = data[data["constant"] == name]
+        _curves(ax, d, "step", "value", hue, palette)
+        extra = []
+        if used and name in used and np.isfinite(used[name]):
+            ax.axhline(used[name], color="k", ls="--", lw=1.2)
+            extra.append(Line2D([], [], color="k", ls="--", label=f"used: {used[name]:.4g}"))
+        _scales(ax, d["step"].to_numpy(float), d["value"].to_numpy(float), False)
+        _flat(ax, d["value"].to_numpy(float), (used or {}).get(name))
+        heading, ylabel = SYMBOLS.get(name, (name, name))
+        ax.set_xlabel(STEP_LABEL)
+        ax.set_ylabel(ylabel)
+        ax.set_title(heading)
+        _legend(ax, hue, extra, "estimate, mean over replicates")
+    fig.suptitle(title or "Estimated assumption constants along the run")
+    fig.tight_layout()
+    return fig
+
+
+def _flat(ax: plt.Axes, values: np.ndarray, used: float | None) -> None:
+    """Readable limits for a constant trace: no offset ticks, and a ±5% window when flat."""
+    v = values[np.isfinite(values)]
+    if ax.get_yscale() == "linear":
+        ax.ticklabel_format(axis="y", useOffset=False)
+    if v.size and v.max() - v.min() <= 1e-6 * max(abs(v.max()), 1e-300):
+        pts = [float(v.mean())] + ([used] if used is not None and np.isfinite(used) else [])
+        pad = 0.05 * max(abs(min(pts)), abs(max(pts)), 1e-300)
+        ax.set_ylim(min(pts) - pad, max(pts) + pad)
+
+
+def step_size_sweep(
+    data: pd.DataFrame,
+    *,
+    quantity: str,
+    lr: str = "optimizer.lr",
+    hue: str | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """Final ``quantity`` (column ``value``, one row per replicate) against the step size
+    ``lr``, mean with a t band, one curve per ``hue`` (e.g. sampler or optimizer)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    palette = _palette(data, hue)
+    sns.lineplot(
+        data=data, x=lr, y="value", hue=hue, palette=palette, errorbar=t_band, marker="o", ax=ax,
+        legend=hue is not None,
+    )  # fmt: skip
+    ax.set_xscale("log")
+    v = data["value"].to_numpy(float)
+    v = v[np.isfinite(v)]
+    if v.size and v.min() > 0 and v.max() / v.min() >= 10:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"step size η₀ ({lr})")
+    ax.set_ylabel(f"final {label(quantity)}")
+    ax.set_title(title or "Step-size sweep: final value at t = T")
+    _legend(ax, hue, [], "mean over replicates")
+    fig.tight_layout()
+    return fig
+
+
+def region_of_confusion(
+    data: pd.DataFrame,
+    *,
+    lo: float,
+    hi: float,
+    x_star: float,
+    paths: int = 8,
+    title: str | None = None,
+) -> plt.Figure:
+    """1-D iterates ``x`` against ``step`` (columns step, replicate, x): the first ``paths``
+    replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.axhspan(lo, hi, color="0.85")
+    for r in list(pd.unique(data["replicate"]))[:paths]:
+        g = data[data["replicate"] == r].sort_values("step")
+        ax.plot(g["step"], g["x"], color="C0", alpha=0.35, lw=0.8)
+    sns.lineplot(data=data, x="step", y="x", errorbar=t_band, color="C3", ax=ax)
+    ax.axhline(x_star, color="k", ls="--", lw=1.2)
+    shown = min(paths, data["replicate"].nunique())
+    region = f"region of confusion [{lo:.3g}, {hi:.3g}]"
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color="0.85", label=region),
+        Line2D([], [], color="C0", alpha=0.5, label=f"{shown} replicates"),
+        Line2D([], [], color="C3", label=f"mean, {LEVEL:.0%} t band"),
+        Line2D([], [], color="k", ls="--", label=f"x* = {x_star:.4g}"),
+    ]  # fmt: skip
+    ax.legend(handles=handles, fontsize=8)
+    if _wants_log(data["step"], None):
+        ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel("iterate x_t (parameter units)")
+    ax.set_title(title or "SGD iterates and the region of confusion")
+    fig.tight_layout()
+    return fig

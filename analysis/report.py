@@ -1,0 +1,271 @@
+"""``sgdlab-report PATH [--strict]``: checks, figures, ``report.md`` and ``report.html``.
+
+PATH is a run directory (holding ``run.nc``), a multirun directory (job directories with
+``.hydra/``; ``sweep.nc`` is written if missing), or a ``.nc`` file of either kind. Everything is
+written next to the data (or into ``--out``): the CSV tables of :mod:`analysis.checks`, the PNG
+figures of :mod:`analysis.figures`, ``report.md`` and a self-contained ``report.html`` (figures
+embedded as base64). Exit status: 0; 1 with ``--strict`` when a bound is violated; 2 when PATH
+holds no run.
+
+:func:`write_run_report` is what the ``sgdlab`` command calls after a single run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import sys
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+import yaml
+
+from .checks import CheckResult, check_all, write_tables
+from .collect import cells, collect
+from .figures import run_figures, sweep_figures
+
+__all__ = ["main", "verdict", "write_run_report", "write_sweep_report"]
+
+# --------------------------------------------------------------------------- documents
+
+
+def _table(df: pd.DataFrame, columns: list[str] | None = None) -> tuple[str, pd.DataFrame]:
+    return ("table", df[columns] if columns else df)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "–" if v != v else f"{v:.4g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _md(blocks: list[tuple[str, object]], out_dir: Path) -> str:
+    lines = []
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            lines += ["#" * int(kind[1]) + " " + str(body), ""]
+        elif kind == "p":
+            lines += [str(body), ""]
+        elif kind == "table":
+            df = body
+            lines.append("| " + " | ".join(map(str, df.columns)) + " |")
+            lines.append("|" + "---|" * len(df.columns))
+            for row in df.itertuples(index=False):
+                lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+            lines.append("")
+        elif kind == "img":
+            lines += [f"![{body.stem}]({body.relative_to(out_dir).as_posix()})", ""]
+    return "\n".join(lines)
+
+
+STATUS_COLOURS = {"holds": "#1a7f37", "violated": "#cf222e", "inconclusive": "#9a6700",
+                  "not_applicable": "#57606a", "unknown": "#9a6700"}  # fmt: skip
+
+
+def _html(blocks: list[tuple[str, object]], title: str) -> str:
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;max-width:1200px;"
+        "margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:left}img{max-width:100%}</style></head><body>",
+    ]
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            parts.append(f"<{kind}>{html.escape(str(body))}</{kind}>")
+        elif kind == "p":
+            parts.append(f"<p>{html.escape(str(body))}</p>")
+        elif kind == "table":
+            df = body
+            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+            rows = []
+            for row in df.itertuples(index=False):
+                cells_ = []
+                for v in row:
+                    text = html.escape(_fmt(v).replace("\\|", "|"))
+                    colour = STATUS_COLOURS.get(str(v))
+                    cells_.append(f"<td style='color:{colour}'><b>{text}</b></td>" if colour
+                                  else f"<td>{text}</td>")  # fmt: skip
+                rows.append("<tr>" + "".join(cells_) + "</tr>")
+            parts.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+        elif kind == "img":
+            data = base64.b64encode(Path(body).read_bytes()).decode("ascii")
+            parts.append(
+                f"<p><img alt='{html.escape(body.stem)}' src='data:image/png;base64,{data}'></p>"
+            )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _write(blocks, out_dir: Path, title: str) -> dict[str, Path]:
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    md.write_text(_md(blocks, out_dir), encoding="utf-8")
+    page.write_text(_html(blocks, title), encoding="utf-8")
+    return {"report_md": md, "report_html": page}
+
+
+def _run_facts(ds: xr.Dataset) -> str:
+    a = ds.attrs
+    cfg = yaml.safe_load(a.get("config", "{}")) or {}
+    lr = cfg.get("optimizer", {}).get("lr", "?")
+    return (
+        f"Problem: {a.get('problem')} (n = {a.get('n')}, d = {a.get('d')}). "
+        f"Algorithm: {a.get('optimizer')} with η₀ = {lr}, schedule {a.get('schedule')}, "
+        f"sampler {a.get('sampler')}, batch size b = {a.get('batch_size')}. "
+        f"R = {a.get('replicates')} replicates, T = {a.get('steps')} steps."
+    )
+
+
+SUMMARY_COLS = ["theorem", "quantity", "status", "steps_checked", "first_violation_step",
+                "violation_size", "max_tightness", "reason"]  # fmt: skip
+
+
+def verdict(summary: pd.DataFrame) -> str:
+    """One line counting the theorems by status, e.g. ``Verdict: 3 holds, 9 not_applicable``."""
+    counts = summary["status"].value_counts()
+    order = ["violated", "inconclusive", "holds", "not_applicable"]
+    text = ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
+    return f"Verdict: {text} (one-sided 95% t bounds, Bonferroni over each theorem's steps)."
+
+
+# --------------------------------------------------------------------------- run and sweep
+
+
+def write_run_report(
+    ds: xr.Dataset, out_dir: str | Path, *, alpha: float = 0.05, result: CheckResult | None = None
+) -> dict[str, Path]:
+    """Checks (CSV), figures (PNG), report.md and report.html of one run, into ``out_dir``;
+    returns ``{name: path}`` (names: checks, constants, assumptions, summary, the figures,
+    report_md, report_html)."""
+    out_dir = Path(out_dir)
+    result = result or check_all(ds, alpha=alpha)
+    paths = write_tables(result, out_dir)
+    figs = run_figures(ds, result.checks, out_dir)
+    paths |= figs
+    blocks = [
+        ("h1", f"sgdlab report: {ds.attrs.get('problem')} with {ds.attrs.get('optimizer')}"),
+        ("p", _run_facts(ds)),
+        ("p", "Overrides: " + " ".join(yaml.safe_load(ds.attrs.get("overrides", "[]")) or [])),
+        ("p", verdict(result.summary)),
+        ("h2", "Bound checks"),
+        _table(result.summary, SUMMARY_COLS),
+        ("h2", "Figures"),
+        *[("img", p) for p in figs.values()],
+        ("h2", "Assumption checks"),
+        _table(result.assumptions),
+        ("h2", "Constants used by each bound"),
+        _table(result.constants),
+    ]
+    return paths | _write(blocks, out_dir, "sgdlab report")
+
+
+def check_sweep(sweep: xr.Dataset, *, alpha: float = 0.05) -> CheckResult:
+    """Check every job of a collected sweep; each table gets one column per swept key."""
+    keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
+    parts: dict[str, list[pd.DataFrame]] = {"checks": [], "constants": [], "assumptions": [],
+                                            "summary": []}  # fmt: skip
+    for where, ds in cells(sweep):
+        result = check_all(ds, alpha=alpha)
+        for name, frames in parts.items():
+            df = getattr(result, name).copy()
+            for k in reversed(keys):
+                df.insert(0, k, where[k])
+            frames.append(df)
+    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    return CheckResult(**tables)
+
+
+def write_sweep_report(
+    sweep: xr.Dataset, out_dir: str | Path, *, alpha: float = 0.05
+) -> dict[str, Path]:
+    """Checks of every job, sweep figures, report.md and report.html into ``out_dir``."""
+    out_dir = Path(out_dir)
+    keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
+    result = check_sweep(sweep, alpha=alpha)
+    paths = write_tables(result, out_dir)
+    figs = sweep_figures(sweep, result.checks, keys, out_dir)
+    paths |= figs
+    status = result.summary.pivot_table(
+        index=keys or None, columns="theorem", values="status", aggfunc="first", sort=False
+    ).reset_index() if keys else result.summary[["theorem", "status"]]  # fmt: skip
+    a = sweep.attrs
+    n_jobs = len(result.summary.groupby(keys)) if keys else 1
+    blocks = [
+        ("h1", f"sgdlab sweep report: {a.get('problem', 'several problems')}"),
+        ("p", f"Swept keys: {', '.join(keys) or 'none'}; {n_jobs} jobs from {a.get('sweep_dir')}."),
+        ("p", verdict(result.summary)),
+        ("h2", "Status per job and theorem"),
+        _table(status),
+        ("h2", "Bound checks"),
+        _table(result.summary[result.summary["status"] != "not_applicable"],
+               [*keys, *SUMMARY_COLS]),
+        ("h2", "Figures"),
+        *[("img", p) for p in figs.values()],
+        ("h2", "Theorems that do not apply"),
+        _table(result.summary[result.summary["status"] == "not_applicable"],
+               [*keys, "theorem", "reason"]),
+        ("p", "The assumption checks and constants of every job are in assumptions.csv and "
+              "constants.csv."),
+    ]  # fmt: skip
+    return paths | _write(blocks, out_dir, "sgdlab sweep report")
+
+
+def summary_of(out: dict[str, Path]) -> pd.DataFrame:
+    """The per-theorem summary table a report wrote."""
+    return pd.read_csv(out["summary"])
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _resolve(path: Path) -> tuple[str, xr.Dataset, Path]:
+    """("run" | "sweep", dataset, directory) for a run dir, sweep dir or .nc file."""
+    from sgdlab.io import read_dataset, write_dataset
+
+    if path.is_file():
+        ds = read_dataset(path)
+        return ("sweep" if "swept_keys" in ds.attrs else "run"), ds, path.parent
+    if (path / "run.nc").is_file():
+        return "run", read_dataset(path / "run.nc"), path
+    if list(path.glob("*/.hydra")):
+        sweep = collect(path)
+        write_dataset(sweep, path / "sweep.nc")
+        return "sweep", sweep, path
+    if (path / "sweep.nc").is_file():
+        return "sweep", read_dataset(path / "sweep.nc"), path
+    raise FileNotFoundError(f"{path}: no run.nc, sweep.nc or Hydra job directories")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``sgdlab-report``; returns (and exits with) the status."""
+    parser = argparse.ArgumentParser(
+        prog="sgdlab-report",
+        description="Check a run or a sweep against the convergence theorems and write a report.",
+    )
+    parser.add_argument("path", type=Path, help="run directory, multirun directory, or .nc file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a bound is violated")
+    parser.add_argument("--alpha", type=float, default=0.05, help="family-wise level per theorem")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
+    args = parser.parse_args(argv)
+    try:
+        kind, ds, where = _resolve(args.path)
+    except (FileNotFoundError, OSError, KeyError, ValueError) as err:
+        print(f"sgdlab-report: error: {err}", file=sys.stderr)
+        return 2
+    out_dir = args.out or where
+    write = write_sweep_report if kind == "sweep" else write_run_report
+    paths = write(ds, out_dir, alpha=args.alpha)
+    summary = summary_of(paths)
+    print(f"sgdlab-report: {kind} {args.path}: {verdict(summary)}")
+    keys = [c for c in summary.columns[: summary.columns.get_loc("theorem")]]
+    for _, row in summary[summary["status"] != "not_applicable"].iterrows():
+        job = ", ".join(f"{k}={row[k]}" for k in keys)
+        print(f"  {job + ': ' if job else ''}{row['theorem']}: {row['status']}")
+    print(f"  report: {paths['report_html']}")
+    violated = bool((summary["status"] == "violated").any())
+    return 1 if args.strict and violated else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

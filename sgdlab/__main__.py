@@ -1,0 +1,5 @@
+"""``python -m sgdlab`` runs the ``sgdlab`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""The logged dataset's schema, and the conversion of a run's arrays into an ``xarray.Dataset``.
+
+Dims: ``replicate`` (r = 0..R−1), ``step`` (coordinate: the iteration number t; also ``epoch`` =
+t·b/n and ``estimated``, true where σ², L and μ were estimated), ``param`` (0..d−1).
+:data:`VARIABLES` lists every variable with its dims, ``long_name`` and the theorem symbol it
+estimates. Attributes carry the resolved config as YAML, the overrides, the package version, the
+git commit, the creation time and ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from omegaconf import OmegaConf
+
+SCHEMA_VERSION = "1"
+
+# name: (dims, long_name, symbol or None)
+VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "x": (("replicate", "step", "param"), "iterate x_t", "x_t"),
+    "loss": (("replicate", "step"), "objective on the full data f(x_t)", "f(x_t)"),
+    "suboptimality": (("replicate", "step"), "suboptimality f(x_t) - f*", "f(x_t) - f*"),
+    "grad_norm_sq": (("replicate", "step"), "squared full-gradient norm", "||grad f(x_t)||^2"),
+    "dist_sq": (("replicate", "step"), "squared distance to the minimizer", "||x_t - x*||^2"),
+    "noise_sq": (
+        ("replicate", "step"),
+        "squared error of the gradient estimate used at step t",
+        "||g_t - grad f(x_t)||^2",
+    ),
+    "sigma_sq": (
+        ("replicate", "step"),
+        "per-sample gradient variance (1/n) sum_i ||grad f_i - grad f||^2",
+        "sigma^2",
+    ),
+    "second_moment": (
+        ("replicate", "step"),
+        "per-sample gradient second moment (1/n) sum_i ||grad f_i||^2 = sigma^2 + ||grad f||^2",
+        "G^2",
+    ),
+    "L_local": (("replicate", "step"), "largest Hessian eigenvalue at x_t (Lanczos)", "L"),
+    "mu_local": (("replicate", "step"), "smallest Hessian eigenvalue at x_t (Lanczos)", "mu"),
+    "pl_ratio": (
+        ("replicate", "step"),
+        "Polyak-Lojasiewicz ratio ||grad f||^2 / (2 (f - f*))",
+        "mu_PL",
+    ),
+    "diverged": (("replicate", "step"), "replicate has diverged and is frozen", None),
+    "holdout_loss": (("replicate", "step"), "loss on the held-out split", None),
+    "avg_loss": (("replicate", "step"), "f at the Polyak-Ruppert average of the iterates", None),
+    "lr": (("step",), "step size used at step t", "eta_t"),
+    "x_final": (("replicate", "param"), "final iterate x_T", "x_T"),
+    "x_avg_final": (("replicate", "param"), "final Polyak-Ruppert averaged iterate", None),
+    "diverged_at": (("replicate",), "iteration at which the replicate diverged (-1: never)", None),
+    "stopped_at": (("replicate",), "iteration at which early stopping froze it (-1: never)", None),
+    "status": (("replicate",), "run status: done | diverged | stopped", None),
+    "f_star": ((), "optimal value (NaN: unknown)", "f*"),
+    "x_star": (("param",), "minimizer (NaN: unknown)", "x*"),
+    "L_global": ((), "global smoothness constant (NaN: unknown)", "L"),
+    "mu_global": ((), "global strong-convexity constant (NaN: unknown)", "mu"),
+}
+
+
+def git_commit() -> str:
+    """The commit of the source tree the package runs from, or "unknown"."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = None) -> xr.Dataset:
+    """Build the dataset of one run from the :class:`~sgdlab.runner.Plan` and recorded arrays."""
+    from . import __version__
+
+    cfg, prob = plan.cfg, plan.problem
+    const = prob.constants
+    values = dict(rec)
+    values["f_star"] = np.array(const.f_star)
+    values["x_star"] = const.x_star if const.x_star is not None else np.full(prob.d, np.nan)
+    values["L_global"], values["mu_global"] = np.array(const.L_global), np.array(const.mu_global)
+    data_vars = {}
+    for name, (dims, long_name, symbol) in VARIABLES.items():
+        if name not in values:
+            continue
+        attrs = {"long_name": long_name}
+        if symbol:
+            attrs["symbol"] = symbol
+        data_vars[name] = xr.Variable(dims, np.asarray(values[name]), attrs)
+    steps = plan.steps
+    coords = {
+        "replicate": ("replicate", np.arange(int(cfg.replicates)), {"long_name": "replicate r"}),
+        "step": ("step", steps, {"long_name": "iteration number t"}),
+        "epoch": ("step", steps * int(cfg.batch_size) / prob.n, {"long_name": "epochs t*b/n"}),
+        "estimated": ("step", plan.estimated, {"long_name": "sigma^2, L, mu estimated here"}),
+        "param": ("param", np.arange(prob.d), {"long_name": "parameter index"}),
+    }
+    samples = int(cfg.log.estimates.sigma_samples)
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "sgdlab_version": __version__,
+        "git_commit": git_commit(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": OmegaConf.to_yaml(cfg, resolve=True),
+        "overrides": OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))),
+        "problem": prob.name,
+        "optimizer": str(cfg.optimizer.name),
+        "schedule": str(cfg.schedule.name),
+        "sampler": str(cfg.sampler.name),
+        "n": prob.n,
+        "d": prob.d,
+        "replicates": int(cfg.replicates),
+        "steps": int(cfg.steps),
+        "batch_size": int(cfg.batch_size),
+        "sigma_sq_samples": samples if 0 < samples < prob.n else prob.n,
+        "wall_time_s": float(rec["wall_time_s"]),
+        "n_diverged": int((rec["diverged_at"] >= 0).sum()),
+    }
+    for key, value in prob.attrs.items():
+        attrs[key] = value
+    data_vars.pop("wall_time_s", None)
+    return xr.Dataset(data_vars, coords, attrs)

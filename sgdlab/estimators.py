@@ -1,0 +1,178 @@
+"""Full-data quantities at the iterates of R replicates, all from ``autodiff``.
+
+Every function takes the replicate-stacked parameters X of shape (R, d) and returns one value
+per replicate. Passes over the n samples are chunked so that the autodiff tape stays under
+``memory_mb`` megabytes (see :func:`chunk_size`). Replicates never interact, so one backward
+pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
+
+- :func:`loss_and_grad`: f(x_r) and ∇f(x_r);
+- :func:`minibatch_grad`: g = (1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for each replicate's own batch B_r;
+- :func:`gradient_variance`: σ²(x) = (1/n) Σᵢ ‖∇fᵢ(x) − ∇f(x)‖² from per-sample gradients
+  computed in one vectorized backward pass per chunk (theory §0, §8);
+- :func:`hessian_extremes`: λmax and λmin of ∇²f(x) by Lanczos on ``autodiff.hvp`` (L and μ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import autodiff
+import autodiff.numpy as anp
+
+from .problems import Problem
+
+# (replicate, sample) pairs per chunk beyond which a larger chunk is slower, not faster: the
+# temporaries of one elementwise op then stop fitting in cache (measured on logistic, R = 64:
+# chunks of 1,000 samples run a full pass twice as fast as chunks of 5,000).
+CACHE_FRIENDLY_PAIRS = 2**16
+
+
+def chunk_size(problem: Problem, replicates: int, memory_mb: float, factor: int = 1) -> int:
+    """Samples per chunk: R·m·floats_per_sample·factor float64s fit in ``memory_mb``, and
+    R·m stays near :data:`CACHE_FRIENDLY_PAIRS`."""
+    per_sample = replicates * problem.floats_per_sample * factor * 8
+    by_memory = memory_mb * 2**20 // per_sample
+    by_cache = max(64, CACHE_FRIENDLY_PAIRS // replicates)
+    return int(max(1, min(problem.n, by_memory, by_cache)))
+
+
+def _chunks(n: int, size: int):
+    """Slices of at most ``size`` samples."""
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def _shared(problem: Problem, index) -> dict[str, np.ndarray]:
+    return {k: v[None, index] for k, v in problem.data.items()}
+
+
+def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
+    """f(x_r) (R,) and ∇f(x_r) (R, d) on the full data, in one backward pass per chunk."""
+    R, n = X.shape[0], problem.n
+    loss, grad = np.zeros(R), np.zeros_like(X)
+    for sl in _chunks(n, chunk_size(problem, R, memory_mb)):
+        out, g = _chunk_loss_and_grad(problem, X, _shared(problem, sl))
+        loss += out
+        grad += g
+    return loss / n, grad / n
+
+
+def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
+    out, vjp_fn = autodiff.vjp(
+        lambda Z: anp.sum(problem.loss(anp.expand_dims(Z, 1), batch), axis=-1), X
+    )
+    return out, vjp_fn(np.ones(X.shape[0]))[0]
+
+
+def loss_only(problem: Problem, X: np.ndarray, memory_mb: float) -> np.ndarray:
+    """f(x_r) (R,) on the full data, without a backward pass."""
+    R, n = X.shape[0], problem.n
+    total = np.zeros(R)
+    for sl in _chunks(n, chunk_size(problem, R, memory_mb)):
+        total += np.asarray(problem.loss(X[:, None, :], _shared(problem, sl))).sum(axis=-1)
+    return total / n
+
+
+def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
+    """The data of samples ``index`` (R, b): arrays of leading shape (R, b)."""
+    return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
+
+
+def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]) -> np.ndarray:
+    """(1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for X (R', d) and batch arrays of leading shape (R, b); when
+    R' is a multiple of R (e.g. SVRG's iterate and snapshot stacked) the batches repeat."""
+    reps = X.shape[0] // next(iter(batch.values())).shape[0]
+    if reps > 1:
+        batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
+    return autodiff.grad(
+        lambda Z: anp.sum(anp.mean(problem.loss(anp.expand_dims(Z, 1), batch), axis=-1))
+    )(X)
+
+
+def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
+    """∇fᵢ(x_r) for the samples ``index`` (m of them): shape (R, m, d), one backward pass.
+
+    Row i of X_rep = broadcast(x_r) meets only sample i, so ∂/∂X_rep[r, i] of
+    Σ_{r,i} fᵢ(X_rep[r, i]) is ∇fᵢ(x_r)."""
+    batch = _shared(problem, index)
+    m = next(iter(batch.values())).shape[1]
+    X_rep = np.repeat(X[:, None, :], m, axis=1)
+    return autodiff.grad(lambda Z: anp.sum(problem.loss(Z, batch)))(X_rep)
+
+
+def gradient_variance(
+    problem: Problem,
+    X: np.ndarray,
+    full_grad: np.ndarray,
+    memory_mb: float,
+    samples: int = 0,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """σ²(x_r) = (1/n) Σᵢ ‖∇fᵢ(x_r) − ∇f(x_r)‖², shape (R,).
+
+    With ``samples`` = m > 0 (and m < n) it is the unbiased estimate (1/m) Σ_{j≤m} ‖∇f_{i_j}(x_r)
+    − ∇f(x_r)‖² over m indices drawn uniformly with replacement from ``rng``."""
+    R, n = X.shape[0], problem.n
+    index = np.arange(n) if samples <= 0 or samples >= n else rng.integers(0, n, size=samples)
+    total = np.zeros(R)
+    for sl in _chunks(index.size, chunk_size(problem, R, memory_mb, factor=2)):
+        G = per_sample_grads(problem, X, index[sl])
+        total += ((G - full_grad[:, None, :]) ** 2).sum(axis=(1, 2))
+    return total / index.size
+
+
+def hessian_vector(problem: Problem, X: np.ndarray, V: np.ndarray, memory_mb: float) -> np.ndarray:
+    """∇²f(x_r)·v_r for every replicate r, shape (R, d), via ``autodiff.hvp``."""
+    R, n = X.shape[0], problem.n
+    out = np.zeros_like(X)
+    for sl in _chunks(n, chunk_size(problem, R, memory_mb, factor=3)):
+        out += _chunk_hvp(problem, X, V, _shared(problem, sl))
+    return out / n
+
+
+def _chunk_hvp(problem: Problem, X: np.ndarray, V: np.ndarray, batch):
+    return autodiff.hvp(lambda Z: anp.sum(problem.loss(anp.expand_dims(Z, 1), batch)), X, V)
+
+
+def hessian_extremes(
+    problem: Problem,
+    X: np.ndarray,
+    memory_mb: float,
+    iters: int = 30,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): the estimates of the local
+    smoothness L and strong-convexity μ.
+
+    Lanczos with full reorthogonalization, vectorized over replicates: k = min(d, iters)
+    Hessian-vector products build an orthonormal Krylov basis Q_r (k × d) per replicate, and the
+    extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    R, d = X.shape
+    k = min(d, iters)
+    Q, HQ = np.zeros((R, k, d)), np.zeros((R, k, d))
+
+    def orthonormalize(w, j):
+        for _ in range(2):
+            basis = Q[:, : j + 1]
+            w = w - np.einsum("rkd,rk->rd", basis, np.einsum("rkd,rd->rk", basis, w))
+        return w
+
+    q = rng.normal(size=(R, d))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    for j in range(k):
+        Q[:, j] = q
+        HQ[:, j] = hessian_vector(problem, X, q, memory_mb)
+        if j == k - 1:
+            break
+        w = orthonormalize(HQ[:, j], j)
+        norm = np.linalg.norm(w, axis=1)
+        scale = np.abs(HQ[:, j]).max(axis=1) + 1e-300
+        stuck = ~(norm > 1e-10 * scale)
+        if stuck.any():
+            w[stuck] = orthonormalize(rng.normal(size=(R, d)), j)[stuck]
+            norm = np.linalg.norm(w, axis=1)
+        q = w / norm[:, None]
+    T = np.einsum("rid,rjd->rij", Q, HQ)
+    eig = np.linalg.eigvalsh(0.5 * (T + np.swapaxes(T, 1, 2)))
+    return eig[:, -1], eig[:, 0]

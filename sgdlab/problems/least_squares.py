@@ -1,0 +1,47 @@
+"""``least_squares``: fᵢ(x) = ½(aᵢᵀx − bᵢ)², i.e. f(x) = (1/2n)‖Ax − b‖².
+
+Synthetic A (n × d) with a chosen condition number κ = L/μ of the Hessian AᵀA/n:
+A = √n·U·diag(s)·Vᵀ with s logarithmically spaced in [1/√κ, 1], so L = 1 and μ = 1/κ (when
+n ≥ d); b = A x_true + noise·N(0, 1). Exact: L = λmax(AᵀA)/n, μ = λmin(AᵀA)/n (theory §8(iii)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+from .base import Constants, Problem, linear
+
+
+def loss(x, batch):
+    """fᵢ(x) = ½(aᵢᵀx − bᵢ)²; x (R, m|1, d), A (R|1, m, d), b (R|1, m) → (R, m)."""
+    r = linear(x, batch["A"]) - batch["b"]
+    return 0.5 * (r * r)
+
+
+def exact(data) -> Constants:
+    """x* by lstsq, f* = f(x*), L and μ from eigvalsh(AᵀA)/n."""
+    A, b = data["A"], data["b"]
+    n = A.shape[0]
+    xs = np.linalg.lstsq(A, b, rcond=None)[0]
+    eig = np.linalg.eigvalsh(A.T @ A / n)
+    return Constants(float(0.5 * np.mean((A @ xs - b) ** 2)), xs, float(eig[-1]), float(eig[0]))
+
+
+def build(cfg) -> Problem:
+    """Draw A and b from the data seed ``problem.seed``; x₀ = 0."""
+    n, d = int(cfg.n), int(cfg.d)
+    require(n >= 1, "problem.n", cfg.n, "must be a positive integer")
+    require(d >= 1, "problem.d", cfg.d, "must be a positive integer")
+    require(float(cfg.cond) >= 1.0, "problem.cond", cfg.cond, "condition number must be ≥ 1")
+    require(float(cfg.noise) >= 0.0, "problem.noise", cfg.noise, "must be ≥ 0")
+    rng = np.random.default_rng(int(cfg.seed))
+    k = min(n, d)
+    u, _ = np.linalg.qr(rng.normal(size=(n, k)))
+    v, _ = np.linalg.qr(rng.normal(size=(d, k)))
+    s = np.logspace(0.0, -0.5 * np.log10(float(cfg.cond)), k)
+    A = np.sqrt(n) * (u * s) @ v.T
+    b = A @ rng.normal(size=d) + float(cfg.noise) * rng.normal(size=n)
+    return Problem(
+        "least_squares", {"A": A, "b": b}, loss, np.zeros(d), exact, floats_per_sample=4 * d + 8
+    )

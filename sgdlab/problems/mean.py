@@ -1,0 +1,31 @@
+"""``mean``: fᵢ(x) = ½(x − aᵢ)², aᵢ ~ U(0, 1); f is minimized by the sample mean.
+
+With step 1/(t+1) and b = 1 the iterate x_t is exactly the running mean of the samples drawn
+(the with/without-replacement experiment of the lecture, theory §6(a)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+from .base import Constants, Problem
+
+
+def loss(x, batch):
+    """fᵢ(x) = ½(x − aᵢ)²; x (R, m|1, 1), a (R|1, m) → (R, m)."""
+    r = x[..., 0] - batch["a"]
+    return 0.5 * (r * r)
+
+
+def exact(data) -> Constants:
+    """x* = mean(a), f* = ½·var(a), L = μ = 1."""
+    a = data["a"]
+    return Constants(float(0.5 * np.var(a)), np.array([a.mean()]), 1.0, 1.0)
+
+
+def build(cfg) -> Problem:
+    """Draw n samples aᵢ ~ U(0, 1) with the data seed ``problem.seed``; x₀ = 0."""
+    require(int(cfg.n) >= 1, "problem.n", cfg.n, "must be a positive integer")
+    a = np.random.default_rng(int(cfg.seed)).uniform(0.0, 1.0, size=int(cfg.n))
+    return Problem("mean", {"a": a}, loss, np.zeros(1), exact, floats_per_sample=8)

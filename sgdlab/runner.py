@@ -1,0 +1,209 @@
+"""The vectorized loop: R replicates of one optimizer on one problem, stepping together.
+
+:func:`prepare` checks the config and builds everything (problem, sampler, schedule, optimizer,
+log grids) before any work; :func:`simulate` runs the loop and returns plain arrays;
+``sgdlab.dataset.to_dataset`` turns them into the logged ``xarray.Dataset``.
+
+Per step t (parameters X of shape (R, d)):
+
+1. on a log step, record f(x_t), ∇f(x_t) and what derives from them (and, on the sparser
+   estimate grid, σ², L_local, μ_local);
+2. draw each replicate's minibatch B_t (R, b) and form the optimizer's gradient estimate g_t;
+3. x_{t+1} = update(g_t, x_t): a replicate whose new iterate is not finite, or whose loss on a
+   log step exceeds ``divergence_factor``·f(x₀), is frozen and flagged; the others run on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import estimators as est
+from .grids import log_grid
+from .optimizers import Optimizer, make_optimizer
+from .problems import Problem, make_problem
+from .samplers import SAMPLERS, IndexStream, Sampler, replicate_rngs
+from .schedules import Schedule, make_schedule
+from .validation import check_config, check_problem_fit
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, built and checked before the first step."""
+
+    cfg: Any
+    problem: Problem
+    holdout: Problem | None
+    sampler: Sampler
+    schedule: Schedule
+    optimizer: Optimizer
+    x0: np.ndarray
+    steps: np.ndarray  # (S,) logged iteration numbers
+    estimated: np.ndarray  # (S,) bool: σ², L, μ estimated at this step
+    avg_start: int | None  # first iterate averaged (None: no averaging)
+    attrs: dict = field(default_factory=dict)
+
+
+def _params(node, drop=("name", "lr")) -> dict:
+    return {k: v for k, v in node.items() if k not in drop}
+
+
+def prepare(cfg) -> Plan:
+    """Check ``cfg`` and build the run; raises ConfigError before any work on bad input."""
+    check_config(cfg)
+    problem = make_problem(cfg.problem)
+    holdout = None
+    if cfg.early_stopping.patience > 0:
+        n = problem.n
+        n_hold = max(1, int(round(cfg.early_stopping.holdout * n)))
+        order = np.random.default_rng([int(cfg.problem.seed), 2]).permutation(n)
+        check_problem_fit(cfg, n - n_hold)
+        holdout, problem = problem.subset(order[:n_hold]), problem.subset(order[n_hold:])
+    check_problem_fit(cfg, problem.n)
+    T, b = int(cfg.steps), int(cfg.batch_size)
+    opt_params = _params(cfg.optimizer)
+    if cfg.optimizer.name == "svrg" and opt_params["inner"] == 0:
+        opt_params["inner"] = max(1, math.ceil(problem.n / b))
+    x0 = problem.x0.copy()
+    if cfg.x0 == "random":
+        x0 = x0 + np.random.default_rng([int(cfg.seed), 1]).normal(size=problem.d)
+    log, e = cfg.log, cfg.log.estimates
+    if log.enabled:
+        main = log_grid(T, log.every, log.geometric, log.num)
+        sparse = log_grid(T, e.every, e.geometric, e.num) if e.num > 0 or e.every > 0 else []
+    else:
+        main, sparse = np.array([T]), []
+    steps = np.union1d(main, sparse).astype(np.int64)
+    kind = cfg.averaging.kind
+    avg_start = (
+        None if kind == "none" else (0 if kind == "full" else int((1 - cfg.averaging.tail) * T))
+    )
+    return Plan(
+        cfg=cfg,
+        problem=problem,
+        holdout=holdout,
+        sampler=SAMPLERS[cfg.sampler.name],
+        schedule=make_schedule(
+            cfg.schedule.name, float(cfg.optimizer.lr), T, **_params(cfg.schedule, ("name",))
+        ),
+        optimizer=make_optimizer(cfg.optimizer.name, **opt_params),
+        x0=x0,
+        steps=steps,
+        estimated=np.isin(steps, sparse),
+        avg_start=avg_start,
+    )
+
+
+PER_STEP = (
+    "loss", "suboptimality", "grad_norm_sq", "dist_sq", "noise_sq", "sigma_sq",
+    "second_moment", "L_local", "mu_local", "pl_ratio",
+)  # fmt: skip
+
+
+def simulate(plan: Plan) -> dict[str, np.ndarray]:
+    """Run the loop of the module docstring; returns the recorded arrays by variable name."""
+    cfg, prob = plan.cfg, plan.problem
+    R, T, b, mem = int(cfg.replicates), int(cfg.steps), int(cfg.batch_size), float(cfg.memory_mb)
+    S, d = plan.steps.size, prob.d
+    const = prob.constants
+    rec = {name: np.full((R, S), np.nan) for name in PER_STEP}
+    rec["diverged"] = np.zeros((R, S), dtype=bool)
+    log_x = d <= cfg.log.max_params
+    if log_x:
+        rec["x"] = np.full((R, S, d), np.nan)
+    if plan.holdout is not None:
+        rec["holdout_loss"] = np.full((R, S), np.nan)
+    if plan.avg_start is not None:
+        rec["avg_loss"] = np.full((R, S), np.nan)
+    lrs = np.asarray(plan.schedule(np.arange(T + 1)), dtype=float)
+    stream = IndexStream(plan.sampler, prob.n, b, replicate_rngs(int(cfg.seed), R))
+    est_rng = np.random.default_rng([int(cfg.seed), 3])
+    x = np.tile(plan.x0, (R, 1))
+    state = plan.optimizer.init(x)
+    active = np.ones(R, dtype=bool)
+    diverged_at = np.full(R, -1, dtype=np.int64)
+    stopped_at = np.full(R, -1, dtype=np.int64)
+    avg, avg_count = np.zeros_like(x), 0
+    best, patience_used = np.full(R, np.inf), np.zeros(R, dtype=np.int64)
+    loss0, full_grad, s = None, None, 0
+    tol = 1e-12 * max(1.0, abs(const.f_star)) if np.isfinite(const.f_star) else np.nan
+
+    def full_grad_fn(P):
+        return est.loss_and_grad(prob, P, mem)[1]
+
+    start_time = time.perf_counter()
+    with np.errstate(all="ignore"):
+        for t in range(T + 1):
+            if plan.avg_start is not None and t >= plan.avg_start:
+                avg_count += 1
+                avg += (x - avg) / avg_count
+            logging_now = s < S and plan.steps[s] == t
+            if logging_now:
+                loss, full_grad = est.loss_and_grad(prob, x, mem)
+                if loss0 is None:
+                    loss0 = loss.copy()
+                limit = np.where(loss0 > 0, cfg.divergence_factor * loss0, np.inf)
+                bad = active & ~((loss <= limit) & np.isfinite(full_grad).all(axis=1))
+                diverged_at[bad], active[bad] = t, False
+                gns = (full_grad**2).sum(axis=1)
+                sub = loss - const.f_star
+                rec["loss"][:, s], rec["suboptimality"][:, s] = loss, sub
+                rec["grad_norm_sq"][:, s] = gns
+                rec["pl_ratio"][:, s] = np.where(sub > tol, gns / (2 * sub), np.nan)
+                if const.x_star is not None:
+                    rec["dist_sq"][:, s] = ((x - const.x_star) ** 2).sum(axis=1)
+                rec["diverged"][:, s] = diverged_at >= 0
+                if log_x:
+                    rec["x"][:, s] = x
+                if plan.estimated[s]:
+                    sig = est.gradient_variance(
+                        prob, x, full_grad, mem, int(cfg.log.estimates.sigma_samples), est_rng
+                    )
+                    rec["sigma_sq"][:, s], rec["second_moment"][:, s] = sig, sig + gns
+                    L, mu = est.hessian_extremes(
+                        prob, x, mem, int(cfg.log.estimates.lanczos_iters), est_rng
+                    )
+                    rec["L_local"][:, s], rec["mu_local"][:, s] = L, mu
+                if plan.avg_start is not None and avg_count > 0:
+                    rec["avg_loss"][:, s] = est.loss_only(prob, avg, mem)
+                if plan.holdout is not None:
+                    hold = est.loss_only(plan.holdout, x, mem)
+                    rec["holdout_loss"][:, s] = hold
+                    better = hold < best
+                    best = np.where(better, hold, best)
+                    patience_used = np.where(better, 0, patience_used + 1)
+                    stop = active & (patience_used >= cfg.early_stopping.patience)
+                    stopped_at[stop], active[stop] = t, False
+            if t == T:
+                break
+            batch = est.gather(prob, stream.next())
+            g, state = plan.optimizer.estimate(
+                lambda P, batch=batch: est.minibatch_grad(prob, P, batch),
+                full_grad_fn,
+                x,
+                state,
+                t,
+            )
+            if logging_now:
+                rec["noise_sq"][:, s] = ((g - full_grad) ** 2).sum(axis=1)
+                s += 1
+            x_new, state = plan.optimizer.update(g, x, state, lrs[t])
+            finite = np.isfinite(x_new).all(axis=1)
+            diverged_at[active & ~finite] = t + 1
+            x = np.where((active & finite)[:, None], x_new, x)
+            active &= finite
+
+    rec["wall_time_s"] = np.array(time.perf_counter() - start_time)
+    rec["lr"] = lrs[plan.steps]
+    rec["x_final"] = x
+    if plan.avg_start is not None:
+        rec["x_avg_final"] = avg
+    rec["diverged_at"], rec["stopped_at"] = diverged_at, stopped_at
+    rec["status"] = np.where(
+        diverged_at >= 0, "diverged", np.where(stopped_at >= 0, "stopped", "done")
+    ).astype(object)
+    return rec

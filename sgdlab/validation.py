@@ -1,0 +1,97 @@
+"""Checks on a composed config, run before any work: each failure is a one-line ConfigError
+naming the key and what is allowed. Checks that need the data (b ≤ n, finite data, file
+format) run when the problem is built, still before the first step."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import require
+from .optimizers import OPTIMIZERS
+from .problems import PROBLEMS
+from .samplers import SAMPLERS
+from .schedules import SCHEDULES
+
+
+def _positive(cfg, key: str, integer: bool = False) -> None:
+    value = _get(cfg, key)
+    kind = "integer" if integer else "finite number"
+    ok = isinstance(value, int | float) and math.isfinite(value) and value > 0
+    require(ok, key, value, f"must be a positive {kind}")
+
+
+def _in_range(cfg, key: str, lo: float, hi: float, text: str) -> None:
+    value = _get(cfg, key)
+    require(isinstance(value, int | float) and lo <= value <= hi, key, value, text)
+
+
+def _get(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def check_config(cfg) -> None:
+    """Raise ConfigError for the first invalid value of ``cfg`` (a composed config)."""
+    for group, table in (
+        ("problem", PROBLEMS),
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("sampler", SAMPLERS),
+    ):
+        name = cfg[group].name
+        require(name in table, f"{group}.name", name, f"choose one of {sorted(table)}")
+    _positive(cfg, "replicates", integer=True)
+    _positive(cfg, "steps", integer=True)
+    _positive(cfg, "batch_size", integer=True)
+    _positive(cfg, "optimizer.lr")
+    _positive(cfg, "memory_mb")
+    _in_range(cfg, "divergence_factor", 1.0, math.inf, "must be a number > 1")
+    require(cfg.seed >= 0, "seed", cfg.seed, "must be a non-negative integer")
+    require(cfg.x0 in ("default", "random"), "x0", cfg.x0, "choose one of ['default', 'random']")
+    opt = cfg.optimizer
+    if "beta" in opt:
+        _in_range(cfg, "optimizer.beta", 0.0, 1.0 - 1e-12, "momentum β must be in [0, 1)")
+    for key in ("beta1", "beta2", "decay"):
+        if key in opt:
+            _in_range(cfg, f"optimizer.{key}", 0.0, 1.0 - 1e-12, "must be in [0, 1)")
+    if "eps" in opt:
+        _positive(cfg, "optimizer.eps")
+    if "inner" in opt:
+        require(opt.inner >= 0, "optimizer.inner", opt.inner, "must be ≥ 0 (0 = one epoch)")
+    sched = cfg.schedule
+    if "gamma" in sched:
+        _positive(cfg, "schedule.gamma")
+    if "factor" in sched:
+        _in_range(cfg, "schedule.factor", 1e-300, 1.0, "must be in (0, 1]")
+    if "every" in sched:
+        _positive(cfg, "schedule.every", integer=True)
+    log = cfg.log
+    for key in ("every", "max_params", "estimates.every", "estimates.sigma_samples"):
+        require(_get(log, key) >= 0, f"log.{key}", _get(log, key), "must be ≥ 0")
+    require(log.num >= 1, "log.num", log.num, "must be ≥ 1")
+    require(log.estimates.num >= 0, "log.estimates.num", log.estimates.num, "must be ≥ 0")
+    _positive(cfg, "log.estimates.lanczos_iters", integer=True)
+    kinds = ["none", "full", "tail"]
+    require(
+        cfg.averaging.kind in kinds, "averaging.kind", cfg.averaging.kind, f"choose one of {kinds}"
+    )
+    _in_range(cfg, "averaging.tail", 1e-12, 1.0, "must be in (0, 1]")
+    require(
+        cfg.early_stopping.patience >= 0,
+        "early_stopping.patience",
+        cfg.early_stopping.patience,
+        "must be ≥ 0 (0 = off)",
+    )
+    _in_range(cfg, "early_stopping.holdout", 1e-12, 1.0 - 1e-12, "must be in (0, 1)")
+
+
+def check_problem_fit(cfg, n_train: int) -> None:
+    """Checks that need the number of (training) samples n."""
+    require(
+        cfg.batch_size <= n_train,
+        "batch_size",
+        cfg.batch_size,
+        f"must be between 1 and n = {n_train} (the number of training samples)",
+    )

@@ -1,0 +1,107 @@
+"""analysis.plots: each figure is non-empty with the expected number of lines and bands."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+
+from analysis import plots
+
+
+def _lines(ax):  # drawn lines (seaborn also adds empty proxy lines for its legend)
+    return [ln for ln in ax.lines if len(ln.get_xdata())]
+
+
+def _bands(ax):
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
+def _frame(hue_levels=("0.05", "0.2"), steps=(0, 1, 3, 10, 30, 100, 300), reps=5, key="lr"):
+    rng = np.random.default_rng(0)
+    rows = [
+        {key: h, "replicate": r, "step": t, "epoch": t / 10,
+         "value": (1 + t) ** -0.5 * rng.uniform(0.5, 1.5)}
+        for h in hue_levels
+        for r in range(reps)
+        for t in steps
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_convergence_draws_a_band_per_curve_and_a_dashed_bound_per_theorem_and_level():
+    data = _frame(("a", "b", "c"))
+    bounds = pd.DataFrame(
+        [{"lr": h, "theorem": th, "step": t, "bound": 2.0 + k}
+         for h in "abc" for k, th in enumerate(("bcn_4_6", "sc_constant_step"))
+         for t in (0, 1, 3, 10, 30, 100, 300)]
+    )  # fmt: skip
+    fig = plots.convergence(data, bounds, quantity="suboptimality", hue="lr")
+    ax = fig.axes[0]
+    dashed = [ln for ln in _lines(ax) if str(ln.get_gid()).startswith("bound:")]
+    solid = [ln for ln in _lines(ax) if ln not in dashed]
+    assert len(solid) == 3 and len(dashed) == 3 * 2
+    assert len(_bands(ax)) == 3
+    colours = {tuple(ln.get_color()) for ln in solid}
+    assert {tuple(ln.get_color()) for ln in dashed} == colours  # bounds in the curves' colours
+    assert ax.get_xscale() == "log" and ax.get_legend().get_title().get_text() == "lr"
+    assert "f(x_t) − f*" in ax.get_ylabel() and ax.get_title()
+
+
+def test_convergence_without_hue_has_one_curve_and_band():
+    fig = plots.convergence(_frame(("x",)).drop(columns="lr"), quantity="dist_sq")
+    ax = fig.axes[0]
+    assert len(_lines(ax)) == 1 and len(_bands(ax)) == 1
+
+
+def test_constant_traces_one_panel_per_constant_with_the_used_value(tmp_path):
+    base = _frame(("x",)).drop(columns="lr")
+    data = pd.concat([base.assign(constant=c) for c in ("L_local", "mu_local", "sigma_sq")])
+    fig = plots.constant_traces(data, {"L_local": 2.0, "mu_local": 0.5, "sigma_sq": 1.0})
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        assert len(_bands(ax)) == 1
+        assert len(_lines(ax)) == 2  # the mean estimate and the used value
+        assert sum(ln.get_linestyle() == "--" for ln in ax.lines) == 1
+        assert ax.get_ylabel() and ax.get_title()
+    path = plots.save(fig, tmp_path / "c.png")
+    assert path.stat().st_size > 1000
+
+
+def test_step_size_sweep_one_curve_per_sampler():
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame(
+        [{"optimizer.lr": lr, "sampler": s, "replicate": r, "value": lr * rng.uniform(1, 2)}
+         for lr in (0.01, 0.03, 0.1) for s in ("reshuffle", "with_replacement") for r in range(4)]
+    )  # fmt: skip
+    fig = plots.step_size_sweep(data, quantity="suboptimality", hue="sampler")
+    ax = fig.axes[0]
+    assert len(_lines(ax)) == 2 and len(_bands(ax)) == 2
+    assert ax.get_xscale() == "log" and "η₀" in ax.get_xlabel()
+    assert ax.get_legend().get_title().get_text() == "sampler"
+
+
+def test_replacement_plots_against_epochs_per_sampler():
+    data = _frame(("reshuffle", "with_replacement"), key="sampler")
+    fig = plots.replacement(data, quantity="dist_sq")
+    ax = fig.axes[0]
+    assert len(_lines(ax)) == 2 and len(_bands(ax)) == 2 and "epoch" in ax.get_xlabel()
+
+
+def test_region_of_confusion_paths_mean_band_and_interval():
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame(
+        [{"replicate": r, "step": t, "x": 1 + 3 * 0.8**t + 0.1 * rng.normal()}
+         for r in range(12) for t in range(30)]
+    )  # fmt: skip
+    fig = plots.region_of_confusion(data, lo=0.0, hi=2.0, x_star=1.0, paths=8)
+    ax = fig.axes[0]
+    assert len(_lines(ax)) == 8 + 1 + 1  # paths, mean, x*
+    assert len(_bands(ax)) == 1 and len(ax.patches) == 1  # the CI band, the region

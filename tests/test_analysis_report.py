@@ -1,0 +1,64 @@
+"""analysis.report: the single-run report, and the sgdlab-report command (run and sweep)."""
+
+import dataclasses
+
+import pandas as pd
+import pytest
+from test_analysis_collect import _fake_sweep
+
+import sgdlab
+from analysis import report, write_run_report
+from analysis.bounds import BOUNDS
+from analysis.report import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    ds = sgdlab.run(["problem.n=40", "problem.d=3", "steps=30", "replicates=8"])
+    sgdlab.write_dataset(ds, root / "run.nc")
+    return root
+
+
+def test_write_run_report_writes_tables_figures_and_a_self_contained_page(run_dir, tmp_path):
+    ds = sgdlab.read_dataset(run_dir / "run.nc")
+    paths = write_run_report(ds, tmp_path)
+    for name in ("checks", "constants", "assumptions", "summary", "report_md", "report_html",
+                 "convergence_suboptimality", "constant_traces"):  # fmt: skip
+        assert paths[name].exists() and paths[name].stat().st_size > 0, name
+    assert paths["convergence_suboptimality"].suffix == ".png"
+    page = paths["report_html"].read_text()
+    assert page.count("data:image/png;base64,") == sum(p.suffix == ".png" for p in paths.values())
+    assert "src='convergence" not in page  # nothing outside the file
+    md = paths["report_md"].read_text()
+    assert "least_squares" in md and "sgd" in md and "with_replacement" in md
+    for theorem in BOUNDS:
+        assert theorem in md
+    assert "## Assumption checks" in md and "lr_cap" in md
+
+
+def test_cli_exit_status_follows_strict_and_violations(run_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
+    assert main([str(run_dir), "--strict", "--out", str(tmp_path / "b")]) == 0
+    sc = BOUNDS["sc_constant_step"]
+    broken = dataclasses.replace(sc, fn=lambda steps, **kw: 0.1 * sc.fn(steps, **kw))
+    monkeypatch.setitem(BOUNDS, "sc_constant_step", broken)
+    assert main([str(run_dir), "--out", str(tmp_path / "c")]) == 0
+    assert main([str(run_dir), "--strict", "--out", str(tmp_path / "d")]) == 1
+    summary = pd.read_csv(tmp_path / "d" / "summary.csv").set_index("theorem")
+    assert summary.loc["sc_constant_step", "status"] == "violated"
+    assert "sc_constant_step: violated" in capsys.readouterr().out
+    assert main([str(tmp_path / "nothing-here")]) == 2
+
+
+@pytest.mark.slow
+def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
+    sweep_dir = _fake_sweep(tmp_path / "multi")
+    assert main([str(sweep_dir), "--strict"]) == 0
+    for name in ("sweep.nc", "checks.csv", "summary.csv", "report.md", "report.html",
+                 "step_size_sweep.png", "replacement.png"):  # fmt: skip
+        assert (sweep_dir / name).stat().st_size > 0, name
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert list(summary.columns[:3]) == ["sampler", "optimizer.lr", "theorem"]
+    assert len(summary) == 4 * len(BOUNDS)
+    assert main([str(sweep_dir / "sweep.nc"), "--out", str(tmp_path / "again")]) == 0

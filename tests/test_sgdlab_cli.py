@@ -1,0 +1,153 @@
+"""The ``sgdlab`` command end to end: a default run, a joblib multirun, help, bad input."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+import sgdlab
+from sgdlab import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sgdlab_cmd(args, cwd, python=sys.executable, env=None):
+    return subprocess.run([python, "-m", "sgdlab", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=env)  # fmt: skip
+
+
+def test_default_run_writes_dataset_and_prints_summary(tmp_path):
+    out = sgdlab_cmd([], tmp_path)
+    assert out.returncode == 0, out.stderr
+    files = list(tmp_path.glob("outputs/*/*/run.nc"))
+    assert len(files) == 1
+    assert "final suboptimality" in out.stdout and "sampler=with_replacement" in out.stdout
+    assert str(files[0]) in out.stdout
+    ds = sgdlab.read_dataset(files[0])
+    assert ds.attrs["replicates"] == 32 and (ds["status"].values == "done").all()
+    assert np.nanmean(ds["suboptimality"].isel(step=-1)) < np.nanmean(ds["suboptimality"][:, 0])
+    assert not list(tmp_path.glob("outputs/*/*/.run.nc.*"))  # no temporary file left
+
+
+def test_help_and_cfg_show_groups_and_options(tmp_path):
+    out = sgdlab_cmd(["--help"], tmp_path)
+    assert out.returncode == 0
+    for line in [
+        "problem: least_squares, logistic, lsq1d, mean, mlp",
+        "sampler: cyclic, reshuffle, shuffle_once, with_replacement",
+        "optimizer: adagrad, adam, momentum, nesterov, rmsprop, sgd, svrg",
+        "schedule: constant, horizon_sqrt, inverse_sqrt, inverse_time, step_decay",
+    ]:
+        assert line in out.stdout  # fmt: skip
+    out = sgdlab_cmd(["--cfg", "job", "problem=mean"], tmp_path)
+    assert out.returncode == 0 and "name: mean" in out.stdout and "replicates:" in out.stdout
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_multirun_with_joblib_launcher(tmp_path):
+    out = sgdlab_cmd(["-m", "sampler=with_replacement,reshuffle", "optimizer.lr=0.01,0.1",
+                      "steps=50", "replicates=4"], tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    runs = sorted(tmp_path.glob("multirun/*/*/*/run.nc"))
+    assert len(runs) == 4
+    assert "Joblib" in out.stdout + out.stderr  # the joblib launcher ran the jobs
+    seen = set()
+    for path in runs:
+        ds = sgdlab.read_dataset(path)
+        seen.add((ds.attrs["sampler"], OmegaConf.create(ds.attrs["config"]).optimizer.lr))
+    assert seen == {(s, lr) for s in ("with_replacement", "reshuffle") for lr in (0.01, 0.1)}
+    assert "sgdlab sweep: 4 runs" in out.stdout
+
+
+BAD = [
+    (["optimizer.lr=0"], "optimizer.lr"),
+    (["optimizer.lr=-1"], "optimizer.lr"),
+    (["batch_size=100000"], "batch_size"),
+    (["replicates=0"], "replicates"),
+    (["problem=lsq1d", "problem.a=[1.0,nan]", "problem.b=[0.0,1.0]"], "problem.a"),
+    (["problem=logistic", "problem.data=/no/such/file.csv"], "problem.data"),
+    (["problem=nope"], "problem"),
+    (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),  # every job of a sweep is checked
+]
+
+
+@pytest.mark.parametrize("args,key", BAD)
+def test_bad_input_one_line_exit_2_nothing_written(args, key, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab", *args])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sgdlab: error: ") and key in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "name,content,fragment",
+    [
+        ("nan.csv", "a,y\n1,0\nnan,1\n", "NaN"),
+        ("bad.csv", "a,y\n1,0\n2,x\n", "malformed"),
+        ("len.npz", None, "lengths must match"),
+    ],
+)
+def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / name
+    if content is None:
+        np.savez(path, X=np.zeros((4, 2)), y=np.array([0, 1, 0]))
+    else:
+        path.write_text(content)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab", "problem=logistic", f"problem.data={path}"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and "problem.data" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_bad_input_end_to_end_subprocess(tmp_path):
+    out = sgdlab_cmd(["optimizer.lr=-0.5"], tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        "sgdlab: error: optimizer.lr=-0.5: must be a positive finite number"
+    ]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_non_editable_install_runs_from_another_directory(tmp_path):
+    src = tmp_path / "src"  # build from a copy: pip would leave build/ in the repo
+    keep = ["sgdlab", "conf", "autodiff", "analysis", "pyproject.toml", "README.md"]
+    for name in keep:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        elif (ROOT / name).exists():
+            shutil.copy(ROOT / name, src / name)
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                          "--target", str(target), str(src)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    if pip.returncode != 0 and "setuptools" in pip.stderr and "No matching" in pip.stderr:
+        pytest.skip("cannot fetch the build backend (offline)")
+    assert pip.returncode == 0, pip.stderr
+    assert (target / "sgdlab" / "conf" / "problem" / "mean.yaml").is_file()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    probe = subprocess.run([sys.executable, "-c", "import sgdlab; print(sgdlab.__file__)"],
+                           cwd=work, capture_output=True, text=True, env=env)  # fmt: skip
+    assert probe.stdout.startswith(str(target))
+    out = subprocess.run([str(target / "bin" / "sgdlab"), "problem=mean", "steps=20",
+                          "replicates=2"], cwd=work, capture_output=True, text=True,
+                         env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert len(list(work.glob("outputs/*/*/run.nc"))) == 1

@@ -1,0 +1,149 @@
+"""Conformance tests over every registered sampler, schedule and optimizer, plus grids and I/O."""
+
+import numpy as np
+import pytest
+import scipy.stats
+import xarray as xr
+
+from sgdlab.grids import log_grid
+from sgdlab.io import read_dataset, write_dataset
+from sgdlab.optimizers import OPTIMIZERS, make_optimizer
+from sgdlab.samplers import SAMPLERS, IndexStream, replicate_rngs
+from sgdlab.schedules import SCHEDULES, make_schedule
+
+
+def stream(name, n, b, seed=0, R=3, steps=50):
+    s = IndexStream(SAMPLERS[name], n, b, replicate_rngs(seed, R), block=17)
+    return np.stack([s.next() for _ in range(steps)], axis=1)  # (R, steps, b)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_contract(name):
+    idx = stream(name, n=10, b=3)
+    assert idx.shape == (3, 50, 3) and idx.dtype.kind == "i"
+    assert idx.min() >= 0 and idx.max() < 10
+    # reproducible: same seed, same stream
+    np.testing.assert_array_equal(idx, stream(name, n=10, b=3))
+    # replicate r's stream does not depend on R (nor on the block size)
+    np.testing.assert_array_equal(idx[:2], stream(name, n=10, b=3, R=2))
+    other = IndexStream(SAMPLERS[name], 10, 3, replicate_rngs(0, 5), block=4096)
+    np.testing.assert_array_equal(idx, np.stack([other.next() for _ in range(50)], 1)[:3])
+
+
+@pytest.mark.parametrize("name", ["reshuffle", "shuffle_once", "cyclic"])
+def test_without_replacement_visits_every_sample_once_per_epoch(name):
+    n, b = 12, 4
+    idx = stream(name, n=n, b=b, R=4, steps=30).reshape(4, -1, n)  # (R, epochs, n)
+    for row in idx.reshape(-1, n):
+        np.testing.assert_array_equal(np.sort(row), np.arange(n))
+
+
+def test_reshuffle_permutations_differ_between_epochs_and_replicates():
+    idx = stream("reshuffle", n=20, b=5, R=2, steps=40).reshape(2, -1, 20)
+    assert not np.array_equal(idx[0, 0], idx[0, 1])
+    assert not np.array_equal(idx[0, 0], idx[1, 0])
+    once = stream("shuffle_once", n=20, b=5, R=2, steps=40).reshape(2, -1, 20)
+    assert (once[:, 1:] == once[:, :1]).all()
+
+
+def test_with_replacement_is_uniform_chi_square():
+    n = 10
+    idx = stream("with_replacement", n=n, b=8, R=4, steps=500)
+    counts = np.bincount(idx.ravel(), minlength=n)
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_replicates_are_independent_chi_square():
+    n = 5
+    idx = stream("with_replacement", n=n, b=1, R=2, steps=5000)[:, :, 0]
+    table = np.zeros((n, n))
+    np.add.at(table, (idx[0], idx[1]), 1)
+    assert scipy.stats.chi2_contingency(table).pvalue > 1e-3
+
+
+def test_schedules_values():
+    t = np.arange(5)
+    T = 100
+    np.testing.assert_allclose(make_schedule("constant", 0.5, T)(t), 0.5)
+    np.testing.assert_allclose(make_schedule("inverse_time", 1.0, T, gamma=1.0)(t), 1 / (t + 1))
+    np.testing.assert_allclose(make_schedule("inverse_time", 2.0, T, gamma=4.0)(t), 8 / (4 + t))
+    np.testing.assert_allclose(make_schedule("inverse_sqrt", 2.0, T)(t), 2 / np.sqrt(t + 1))
+    np.testing.assert_allclose(make_schedule("horizon_sqrt", 2.0, T)(t), 0.2)
+    sd = make_schedule("step_decay", 1.0, T, factor=0.5, every=2)
+    np.testing.assert_allclose(sd(t), [1, 1, 0.5, 0.5, 0.25])
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_schedule_contract(name):
+    params = {"inverse_time": {"gamma": 1.0}, "step_decay": {"factor": 0.5, "every": 3}}
+    fn = make_schedule(name, 0.3, 50, **params.get(name, {}))
+    values = np.asarray(fn(np.arange(50)))
+    assert values.shape == (50,) and np.all(values > 0) and np.all(np.diff(values) <= 1e-15)
+    assert float(fn(0)) <= 0.3 + 1e-15  # every schedule scales η₀
+    assert np.isclose(float(fn(7)), values[7])
+
+
+OPT_PARAMS = {"momentum": {"beta": 0.5}, "nesterov": {"beta": 0.5}, "svrg": {"inner": 5}}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_converges_on_parabola(name):
+    """Every optimizer, fed exact gradients of f(x) = ½‖x − c‖² (R = 3 replicates), converges."""
+    opt = make_optimizer(name, **OPT_PARAMS.get(name, {}))
+    c = np.array([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]])
+    x = np.zeros((3, 2))
+    state = opt.init(x)
+    lr = {"adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05}.get(name, 0.2)
+    for t in range(2000):
+        g, state = opt.estimate(
+            lambda P: P - np.tile(c, (len(P) // 3, 1)), lambda P: P - c, x, state, t
+        )
+        x, state = opt.update(g, x, state, lr)
+    np.testing.assert_allclose(x, c, atol=0.05)
+    assert int(state.count) == 2000  # the state is a NamedTuple with a step count
+
+
+def test_optimizer_update_equations_one_step():
+    g, x = np.array([[2.0]]), np.array([[1.0]])
+    lr = 0.1
+    assert make_optimizer("sgd").update(g, x, make_optimizer("sgd").init(x), lr)[0] == 0.8
+    m = make_optimizer("momentum", beta=0.9)
+    x1, s = m.update(g, x, m.init(x), lr)
+    x2, _ = m.update(g, x1, s, lr)
+    np.testing.assert_allclose(x2, x1 - lr * (0.9 * 2 + 2))
+    nv = make_optimizer("nesterov", beta=0.9)
+    np.testing.assert_allclose(nv.update(g, x, nv.init(x), lr)[0], 1 - lr * (0.9 * 2 + 2))
+    ad = make_optimizer("adam")
+    np.testing.assert_allclose(ad.update(g, x, ad.init(x), lr)[0], 1 - lr, rtol=1e-6)
+    ag = make_optimizer("adagrad", eps=0.0)
+    np.testing.assert_allclose(ag.update(g, x, ag.init(x), lr)[0], 1 - lr)
+
+
+def test_log_grid():
+    np.testing.assert_array_equal(log_grid(10, every=0), [0, 10])
+    np.testing.assert_array_equal(log_grid(10, every=3), [0, 3, 6, 9, 10])
+    geo = log_grid(1000, geometric=True, num=10)
+    assert geo[0] == 0 and geo[-1] == 1000 and np.all(np.diff(geo) > 0)
+    assert np.all(np.diff(np.log(geo[1:])) > 0.5)
+
+
+def test_atomic_write_replaces_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    ds = xr.Dataset({"a": ("step", np.arange(3.0))})
+    path = write_dataset(ds, tmp_path / "run.nc")
+    assert read_dataset(path)["a"].values.tolist() == [0, 1, 2]
+
+    def broken(self, target, *args, **kwargs):
+        with open(target, "wb") as fh:
+            fh.write(b"truncated")
+        raise KeyboardInterrupt("interrupted")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(xr.Dataset({"a": ("step", np.arange(5.0))}), tmp_path / "run.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
+    monkeypatch.undo()
+    assert read_dataset(tmp_path / "run.nc")["a"].size == 3  # the old file, intact
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+        write_dataset(ds, tmp_path / "new.nc")
+    assert not (tmp_path / "new.nc").exists()
