@@ -1,9 +1,10 @@
 """The constants a run measures (theory §8), each with where it came from.
 
 :func:`read_run` collects a run's config facts and its step sequence ``η_0..η_T``;
-:func:`run_constants` estimates L, μ, σ², G², BCN's M, Δ = f(x_0) − f_inf, ‖x_0 − x*‖² and, where
-the config holds the data (``problem=lsq1d`` with ``problem.a``/``problem.b``), the per-sample
-constants ``sup_L``, ``mu_min`` and ``σ*²``. Sources: ``known`` (exact, from the problem),
+:func:`run_constants` estimates L, μ, σ², G², BCN's M, Δ = f(x_0) − f_inf, ‖x_0 − x*‖², takes
+the per-sample constants ``sup_L`` (maxᵢ Lᵢ), ``mu_min`` (minᵢ μᵢ) and ``σ*²`` from the run's
+dataset where the problem knows them, and the data vectors of 1-D least squares from the config
+(``problem=lsq1d`` with ``problem.a``/``problem.b``). Sources: ``known`` (exact, from the problem),
 ``logged`` (estimated along the run) or ``config`` (the configuration, or a stated choice).
 
 Estimated constants are inflated by :data:`SAFETY` (theory §8: a too-small L̂ or σ̂² makes a
@@ -25,11 +26,8 @@ from .bounds import confusion_region
 __all__ = ["SAFETY", "Run", "Value", "finite", "read_run", "run_constants", "scalar"]
 
 SAFETY = 1.1
-NONNEGATIVE = ("least_squares", "lsq1d", "mean", "logistic", "mlp")  # f_i ≥ 0, so f_inf = 0
-PER_SAMPLE_MISSING = (
-    "sgdlab does not log the per-sample constants (max_i L_i, min_i μ_i, σ*² = σ²(x*)); "
-    "known here only for problem=lsq1d with problem.a and problem.b in the config"
-)
+PER_SAMPLE_MISSING = "not known for this problem (the dataset's {var} is NaN or absent)"
+DATA_MISSING = "the 1-D data vectors are known only for problem=lsq1d with problem.a and problem.b"
 
 
 @dataclass(frozen=True)
@@ -157,9 +155,10 @@ def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
         out["delta_star"] = out["delta"]
     else:
         missing["delta_star"] = "f* unknown"
-        if run.problem in NONNEGATIVE:
+        f_inf = scalar(ds, "f_inf") if "f_inf" in ds else float("nan")
+        if np.isfinite(f_inf):
             out["delta"] = Value(
-                f0, "config", f"f(x_0) − f_inf with f_inf = 0 (f_i ≥ 0 for {run.problem})"
+                f0 - f_inf, "known", f"f(x_0) − f_inf with the problem's f_inf = {f_inf:.6g}"
             )
         else:
             missing["delta"] = "f* unknown and no lower bound f_inf"
@@ -171,17 +170,28 @@ def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
     out["n"] = Value(run.n, "config", "number of samples")
     out["b"] = Value(run.b, "config", "minibatch size batch_size")
     out["T"] = Value(run.T, "config", "steps")
-    # per-sample constants: only for lsq1d with its data in the config
+    # per-sample constants, known exactly by the problem
+    per_sample = {
+        "sup_L": ("L_max", "max_i L_i: every f_i is L-smooth with this L"),
+        "mu_min": ("mu_min", "min_i μ_i: every f_i is μ-strongly convex with this μ"),
+        "sigma_star_sq": ("sigma_star_sq", "σ²(x*) = (1/n) Σ_i ‖∇f_i(x*) − ∇f(x*)‖², exact"),
+    }
+    for name, (var, note) in per_sample.items():
+        value = scalar(ds, var) if var in ds else float("nan")
+        if np.isfinite(value):
+            out[name] = Value(value, "known", note)
+        else:
+            missing[name] = PER_SAMPLE_MISSING.format(var=var)
     prob = run.cfg.get("problem", {})
     if run.problem == "lsq1d" and prob.get("a") is not None and prob.get("b") is not None:
         a, bv = np.asarray(prob["a"], float), np.asarray(prob["b"], float)
-        r = confusion_region(a, bv)
         note = "from problem.a, problem.b"
         out["a_vec"], out["b_vec"] = Value(a, "config", note), Value(bv, "config", note)
-        out["sup_L"] = Value(float(np.max(a**2)), "config", "max_i a_i² " + note)
-        out["mu_min"] = Value(float(np.min(a**2)), "config", "min_i a_i² " + note)
-        out["sigma_star_sq"] = Value(r.sigma_star_sq, "config", "mean_i (∇f_i(x*))² " + note)
+        if "sigma_star_sq" not in out:
+            r = confusion_region(a, bv)
+            out["sigma_star_sq"] = Value(r.sigma_star_sq, "config", "mean_i ∇f_i(x*)² " + note)
+            missing.pop("sigma_star_sq", None)
     else:
-        for name in ("a_vec", "b_vec", "sup_L", "mu_min", "sigma_star_sq"):
-            missing[name] = PER_SAMPLE_MISSING
+        for name in ("a_vec", "b_vec"):
+            missing[name] = DATA_MISSING
     return out, missing

@@ -61,6 +61,14 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
     "x_star": (("param",), "minimizer (NaN: unknown)", "x*"),
     "L_global": ((), "global smoothness constant (NaN: unknown)", "L"),
     "mu_global": ((), "global strong-convexity constant (NaN: unknown)", "mu"),
+    "L_max": ((), "max_i L_i: every f_i is L_max-smooth (NaN: unknown)", "sup L"),
+    "mu_min": ((), "min_i mu_i: every f_i is mu_min-strongly convex (NaN: unknown)", "mu_min"),
+    "f_inf": ((), "a lower bound on f (NaN: unknown)", "f_inf"),
+    "sigma_star_sq": (
+        (),
+        "gradient variance at the minimizer (1/n) sum_i ||grad f_i(x*)||^2 (NaN: x* unknown)",
+        "sigma_*^2",
+    ),
 }
 
 
@@ -88,7 +96,8 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
     values = dict(rec)
     values["f_star"] = np.array(const.f_star)
     values["x_star"] = const.x_star if const.x_star is not None else np.full(prob.d, np.nan)
-    values["L_global"], values["mu_global"] = np.array(const.L_global), np.array(const.mu_global)
+    for name in ("L_global", "mu_global", "L_max", "mu_min", "f_inf"):
+        values[name] = np.array(getattr(const, name))
     data_vars = {}
     for name, (dims, long_name, symbol) in VARIABLES.items():
         if name not in values:

@@ -198,6 +198,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
             active &= finite
 
     rec["wall_time_s"] = np.array(time.perf_counter() - start_time)
+    rec["sigma_star_sq"] = np.array(_sigma_star_sq(prob, mem))
     rec["lr"] = lrs[plan.steps]
     rec["x_final"] = x
     if plan.avg_start is not None:
@@ -207,3 +208,14 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
         diverged_at >= 0, "diverged", np.where(stopped_at >= 0, "stopped", "done")
     ).astype(object)
     return rec
+
+
+def _sigma_star_sq(problem, memory_mb: float) -> float:
+    """σ*² = σ²(x*) = (1/n) Σᵢ ‖∇fᵢ(x*) − ∇f(x*)‖², exactly, over all n samples (NaN when
+    x* is unknown); NSW and random reshuffling state their bounds with it."""
+    x_star = problem.constants.x_star
+    if x_star is None:
+        return float("nan")
+    X = np.asarray(x_star, dtype=float)[None, :]
+    full_grad = est.loss_and_grad(problem, X, memory_mb)[1]
+    return float(est.gradient_variance(problem, X, full_grad, memory_mb)[0])

@@ -110,7 +110,8 @@ def test_two_replicates_make_a_close_call_inconclusive():
 
 def test_not_applicable_theorems_say_why(lsq_result):
     s = lsq_result.summary.set_index("theorem")
-    assert "per-sample" in s.loc["nsw_2_1", "reason"]
+    assert "γ < 1/supL" in s.loc["nsw_2_1", "reason"]  # η = 0.2 is above 1/max_i ‖a_i‖²
+    assert "some f_i is not strongly convex" in s.loc["rr_mkr", "reason"]  # least squares, d = 5
     assert "inverse_time" in s.loc["bcn_4_7", "reason"]
     assert "averaging" in s.loc["convex_averaging", "reason"]
     assert (s["reason"].str.len() > 0).all()
@@ -158,7 +159,7 @@ def test_exact_checks_hold_on_the_1d_toy_and_fail_when_scaled(toy):
     assert (rows["status"] == "holds").mean() > 0.9
     assert rows["bound"].iloc[-1] == pytest.approx(1 / 51, rel=1e-3)  # theory.md T4
     nsw = result.constants.query("theorem == 'nsw_2_1'").set_index("constant")
-    assert nsw.loc["sup_L", "value"] == 4.0 and nsw.loc["sup_L", "source"] == "config"
+    assert nsw.loc["sup_L", "value"] == 4.0 and nsw.loc["sup_L", "source"] == "known"
     assert nsw.loc["sigma_star_sq", "value"] == pytest.approx(2 / 3)
     run_rows = result.assumptions.query("theorem == 'run'").set_index("assumption")
     assert run_rows.loc["unbiased_gradient", "status"] == "holds"

@@ -312,3 +312,25 @@ def test_sklearn_sources_need_sklearn_or_load():
         return
     ds = sgdlab.run(["problem=logistic", "problem.data=digits", *FAST])
     assert ds.attrs["n"] == 1797 and ds.attrs["d"] == 64
+
+
+def test_per_sample_constants_are_exact():
+    """L_max, mu_min, f_inf and σ*² = σ²(x*) against a brute-force computation on the data."""
+    import sgdlab
+    from sgdlab.runner import prepare
+
+    over = ["problem.n=40", "problem.d=3", "steps=5", "replicates=2"]
+    ds = sgdlab.run(over)
+    A, b = (prepare(sgdlab.compose(over)).problem.data[k] for k in ("A", "b"))
+    x_star = np.linalg.lstsq(A, b, rcond=None)[0]
+    per_sample = A * (A @ x_star - b)[:, None]  # ∇f_i(x*) = a_i (a_iᵀx* − b_i)
+    sigma_star_sq = np.mean(np.sum((per_sample - per_sample.mean(0)) ** 2, axis=1))
+    assert float(ds["sigma_star_sq"]) == pytest.approx(sigma_star_sq, rel=1e-9)
+    assert float(ds["L_max"]) == pytest.approx(np.max(np.sum(A * A, axis=1)), rel=1e-12)
+    assert float(ds["mu_min"]) == 0.0 and float(ds["f_inf"]) == 0.0
+    toy = sgdlab.run(["experiment=region_of_confusion", "steps=5", "replicates=2"])
+    # theory.md T3: a = (1, 1, 2), b = (0, 2, 2): sup L = 4, min μ_i = 1, σ*² = 2/3
+    assert (float(toy["L_max"]), float(toy["mu_min"])) == (4.0, 1.0)
+    assert float(toy["sigma_star_sq"]) == pytest.approx(2 / 3, rel=1e-12)
+    mlp = sgdlab.run(["problem=mlp", "steps=3", "replicates=2"])
+    assert np.isnan(float(mlp["sigma_star_sq"])) and np.isnan(float(mlp["L_max"]))

@@ -27,12 +27,21 @@ import autodiff.numpy as anp
 
 @dataclass(frozen=True)
 class Constants:
-    """Exactly known problem constants; NaN (or None for x*) where unknown."""
+    """Exactly known problem constants; NaN (or None for x*) where unknown.
+
+    Besides f's own constants, the per-sample ones that NSW and random-reshuffling theorems
+    need: ``L_max`` = maxᵢ Lᵢ (each fᵢ is Lᵢ-smooth) and ``mu_min`` = minᵢ μᵢ (each fᵢ is
+    μᵢ-strongly convex; 0 when some fᵢ is not strongly convex), and a lower bound ``f_inf``
+    ≤ f(x) for every x (0 for the nonnegative losses here).
+    """
 
     f_star: float = float("nan")
     x_star: np.ndarray | None = None
     L_global: float = float("nan")
     mu_global: float = float("nan")
+    L_max: float = float("nan")
+    mu_min: float = float("nan")
+    f_inf: float = float("nan")
 
 
 @dataclass(eq=False)

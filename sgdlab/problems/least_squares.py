@@ -25,7 +25,17 @@ def exact(data) -> Constants:
     n = A.shape[0]
     xs = np.linalg.lstsq(A, b, rcond=None)[0]
     eig = np.linalg.eigvalsh(A.T @ A / n)
-    return Constants(float(0.5 * np.mean((A @ xs - b) ** 2)), xs, float(eig[-1]), float(eig[0]))
+    row_sq = (A * A).sum(axis=1)  # ∇²fᵢ = aᵢaᵢᵀ: Lᵢ = ‖aᵢ‖², μᵢ = 0 unless d = 1
+    mu_min = float(row_sq.min()) if A.shape[1] == 1 else 0.0
+    return Constants(
+        float(0.5 * np.mean((A @ xs - b) ** 2)),
+        xs,
+        float(eig[-1]),
+        float(eig[0]),
+        L_max=float(row_sq.max()),
+        mu_min=mu_min,
+        f_inf=0.0,
+    )
 
 
 def build(cfg) -> Problem:

@@ -31,7 +31,9 @@ def exact(data_arrays, lam: float) -> Constants:
     fn = functools.partial(loss, lam=lam)
     f_star, x_star = lbfgs_minimum(fn, data_arrays, np.zeros(d))
     L = float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1] / 4.0 + lam)
-    return Constants(f_star, x_star, L, float(lam))
+    # ∇²fᵢ = σ'(zᵢ) aᵢaᵢᵀ + λI with σ' ≤ ¼: Lᵢ ≤ ‖aᵢ‖²/4 + λ, μᵢ = λ. f_inf: softplus(z) − yz ≥ 0.
+    L_max = float((X * X).sum(axis=1).max() / 4.0 + lam)
+    return Constants(f_star, x_star, L, float(lam), L_max=L_max, mu_min=float(lam), f_inf=0.0)
 
 
 def build(cfg) -> Problem:

@@ -23,7 +23,11 @@ def exact(data) -> Constants:
     a, b = data["a"], data["b"]
     xs = float(a @ b / (a @ a))
     m2 = float(np.mean(a * a))
-    return Constants(float(0.5 * np.mean((a * xs - b) ** 2)), np.array([xs]), m2, m2)
+    f_star = float(0.5 * np.mean((a * xs - b) ** 2))
+    a2 = a * a  # fᵢ'' = aᵢ²: each fᵢ is aᵢ²-smooth and aᵢ²-strongly convex
+    return Constants(
+        f_star, np.array([xs]), m2, m2, L_max=float(a2.max()), mu_min=float(a2.min()), f_inf=0.0
+    )
 
 
 def region(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

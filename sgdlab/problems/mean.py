@@ -21,7 +21,9 @@ def loss(x, batch):
 def exact(data) -> Constants:
     """x* = mean(a), f* = ½·var(a), L = μ = 1."""
     a = data["a"]
-    return Constants(float(0.5 * np.var(a)), np.array([a.mean()]), 1.0, 1.0)
+    return Constants(
+        float(0.5 * np.var(a)), np.array([a.mean()]), 1.0, 1.0, L_max=1.0, mu_min=1.0, f_inf=0.0
+    )
 
 
 def build(cfg) -> Problem:
