@@ -26,12 +26,14 @@ def vjp(f, *primals):
     return _vjp(f, primals)
 
 
-def _vjp(f, primals):
-    """vjp without the input checks (callers have checked)."""
+def _vjp(f, primals, once: bool = False):
+    """vjp without the input checks (callers have checked); ``once``: vjp_fn may run only once,
+    and frees the tape as it goes."""
     tape, boxes = start(primals)
     trace = boxes[0].trace if boxes else -1
     out = f(*boxes)
     out_value = out.value if _in_trace(out, trace) else out
+    runs = []
 
     def vjp_fn(g):
         if shape_of(g) != shape_of(out_value):
@@ -41,7 +43,11 @@ def _vjp(f, primals):
             )
         if not _in_trace(out, trace):
             return tuple(_zeros_like(p) for p in primals)
-        adjoints = backward(tape, out.node, g)
+        if once:
+            if runs:
+                raise RuntimeError("this vjp_fn ran once already and freed its tape")
+            runs.append(1)
+        adjoints = backward(tape, out.node, g, release=once)
         return tuple(
             adjoints[b.node] if b.node in adjoints else _zeros_like(p)
             for b, p in zip(boxes, primals, strict=True)
@@ -102,7 +108,7 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
 
         for i in nums:
             _check_differentiable(args[i], f, i, "grad")
-        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums])
+        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums], once=True)
         if shape_of(out) != ():
             raise ValueError(
                 f"grad needs f to return a scalar, but it returned shape {shape_of(out)}; "

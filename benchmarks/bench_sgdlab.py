@@ -48,30 +48,41 @@ def hand_written(problem, seed: int = 0) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, x
 
 
-def speed() -> dict:
+def speed(rounds: int = 3) -> dict:
+    """Replicate-steps/s of the hand-written loop and of sgdlab (logging off, main grid only,
+    default logging), each round timing all four back to back; medians over the rounds, so
+    that load from elsewhere on the machine hits every variant alike."""
+    import statistics
+
     import sgdlab
     from sgdlab.runner import prepare
 
     problem = prepare(sgdlab.compose(COMMON)).problem
-    hand_time, hand_x = hand_written(problem)
-    off = sgdlab.run([*COMMON, "log.enabled=false"])
-    main_grid = sgdlab.run([*COMMON, "log.estimates.num=0"])
-    on = sgdlab.run(COMMON)
-    err = float(np.abs(off["x_final"].values - hand_x).max())
+    times: dict[str, list[float]] = {"hand": [], "off": [], "main_grid": [], "on": []}
+    for _ in range(rounds):
+        hand_time, hand_x = hand_written(problem)
+        off = sgdlab.run([*COMMON, "log.enabled=false"])
+        main_grid = sgdlab.run([*COMMON, "log.estimates.num=0"])
+        on = sgdlab.run(COMMON)
+        times["hand"].append(hand_time)
+        for name, ds in (("off", off), ("main_grid", main_grid), ("on", on)):
+            times[name].append(float(ds.attrs["wall_time_s"]))
+    t = {name: statistics.median(v) for name, v in times.items()}
     rs = R * T
-    res = {
-        "hand_written_rsteps_per_s": rs / hand_time,
-        "sgdlab_log_off_rsteps_per_s": rs / off.attrs["wall_time_s"],
-        "sgdlab_default_log_rsteps_per_s": rs / on.attrs["wall_time_s"],
-        "ratio_off_vs_hand": hand_time / off.attrs["wall_time_s"],
-        "logging_overhead": on.attrs["wall_time_s"] / off.attrs["wall_time_s"] - 1.0,
-        "logging_overhead_main_grid_only": main_grid.attrs["wall_time_s"] / off.attrs["wall_time_s"]
-        - 1.0,
+    return {
+        "hand_written_rsteps_per_s": rs / t["hand"],
+        "sgdlab_log_off_rsteps_per_s": rs / t["off"],
+        "sgdlab_default_log_rsteps_per_s": rs / t["on"],
+        "ratio_off_vs_hand": t["hand"] / t["off"],
+        "ratio_off_vs_hand_per_round": [
+            round(h / o, 3) for h, o in zip(times["hand"], times["off"], strict=True)
+        ],
+        "logging_overhead": t["on"] / t["off"] - 1.0,
+        "logging_overhead_main_grid_only": t["main_grid"] / t["off"] - 1.0,
         "default_grid_steps": int(on.step.size),
         "default_estimate_steps": int(on.estimated.sum()),
-        "max_abs_diff_vs_hand": err,
+        "max_abs_diff_vs_hand": float(np.abs(off["x_final"].values - hand_x).max()),
     }
-    return res
 
 
 def memory_child(steps: int) -> None:
@@ -99,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         memory_child(args.memory_child)
         return
-    res = speed()
+    res = speed(rounds=2 if args.quick else 3)
     for key, value in res.items():
         print(f"{key:34s} {value:.4g}" if isinstance(value, float) else f"{key:34s} {value}")
     mem = memory(10_000 if args.quick else 100_000)

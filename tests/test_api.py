@@ -328,3 +328,9 @@ def test_differentiation_leaves_no_reference_cycles():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_grad_of_the_identity_and_of_a_constant():
+    assert autodiff.grad(lambda x: x)(1.5) == 1.0
+    assert autodiff.grad(lambda x: anp.sum(x))(np.ones(2)).tolist() == [1.0, 1.0]
+    assert autodiff.grad(lambda x: 2.0)(1.5) == 0.0

@@ -43,14 +43,21 @@ def _spread(g, x, axis):
     return broadcast_to(_kept(g, x, axis), shape_of(x))
 
 
-def _reducer(fun):
-    """``fun`` with the signature the rules use: (x, axis=None, keepdims=False)."""
-    return lambda x, axis=None, keepdims=False: fun(x, axis=axis, keepdims=keepdims)
+def _reducer(fun, ufunc):
+    """``fun`` with the signature the rules use, (x, axis=None, keepdims=False); arrays go
+    straight to ``ufunc.reduce`` (np.sum's Python wrapper costs more than a small sum)."""
+
+    def reduce(x, axis=None, keepdims=False):
+        if type(x) is np.ndarray and x.ndim:
+            return ufunc.reduce(x, axis=axis, keepdims=keepdims)
+        return fun(x, axis=axis, keepdims=keepdims)
+
+    return reduce
 
 
 sum = defprimitive(  # noqa: A001 - NumPy's name, on purpose
     "sum",
-    _reducer(np.sum),
+    _reducer(np.sum, np.add),
     vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis)],
     jvp=[lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims)],
     doc="sum over axis (None: all), optionally keeping reduced axes as size 1",
@@ -82,8 +89,8 @@ def _extremum(name: str, fun, doc: str):
     )
 
 
-max = _extremum("max", _reducer(np.max), "maximum over axis; ties share the gradient")  # noqa: A001
-min = _extremum("min", _reducer(np.min), "minimum over axis; ties share the gradient")  # noqa: A001
+max = _extremum("max", _reducer(np.max, np.maximum), "maximum over axis; ties share the gradient")  # noqa: A001
+min = _extremum("min", _reducer(np.min, np.minimum), "minimum over axis; ties share the gradient")  # noqa: A001
 
 
 def _logsumexp(x, axis=None, keepdims=False):
