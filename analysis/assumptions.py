@@ -22,8 +22,17 @@ import xarray as xr
 
 from . import stats
 from .bounds import BOUNDS, fpc_minibatch
-from .constants import Run, Value, finite, read_run, run_constants, scalar
-from .quantities import measure
+from .constants import (
+    Run,
+    Value,
+    finite,
+    read_run,
+    run_constants,
+    scalar,
+    starts_at_zero,
+    x0_missing,
+)
+from .quantities import coverage, measure
 
 __all__ = ["Assessment", "Plan", "assess", "fpc_steps", "unbiasedness"]
 
@@ -41,6 +50,8 @@ class Plan:
     lr: Any = None
     steps_ok: np.ndarray | None = None  # (S,) bool: steps the theorem speaks about
     paired: bool = False  # bound differs per replicate (kwargs arrays of shape (R, S))
+    scale: np.ndarray | None = None  # (R, S): size of Q's terms, for the round-off floor
+    coverage: str = ""  # why only part of the run can be checked ("" if not limited)
 
 
 @dataclass
@@ -137,30 +148,23 @@ def _measurable(run: Run, quantity: str) -> dict:
     return _row("unknown", detail=f"{quantity} not measurable: {why}")
 
 
-MARGINS = {  # condition key: margin = 1 − (value / cap), from the lr and the bound's constants
-    "lr_le_inv_L": lambda lr, c: 1 - np.max(lr) * c["L"],
-    "lr_cap": lambda lr, c: 1 - np.max(lr) * c["L"] * (c.get("M_V", 0) + 1) / c.get("mu_bcn", 1),
-    "first_lr_cap": lambda lr, c: 1 - c["beta"] / (c["gamma"] + 1) * c["L"] * (c.get("M_V", 0) + 1),
-    "beta_gt": lambda lr, c: 1 - 1 / (c["beta"] * c["mu"] * c.get("mu_bcn", 1)),
-    "lr_lt_inv_sup_L": lambda lr, c: 1 - np.max(lr) * c["sup_L"],
-    "lr_le_inv_sup_L": lambda lr, c: 1 - np.max(lr) * c["sup_L"],
-}
+def _met(check) -> bool:
+    """A step condition holds, or a cap is met exactly up to round-off in L or μ."""
+    return check.ok or check.margin >= -ROUNDOFF
 
 
 def _step_rows(theorem: str, lr, kw: dict, optional: tuple[str, ...] = ()) -> dict[str, dict]:
-    """The bound's own step conditions (``BOUNDS[id].step_conditions``) with margins."""
-    result = BOUNDS[theorem].step_conditions(lr, **kw)
+    """The bound's own step conditions with their margins (``BOUNDS[id].step_checks``)."""
     texts = dict(c.split(": ", 1) for c in BOUNDS[theorem].conditions)
     rows = {}
-    for key, ok in result.items():
-        margin = float(MARGINS[key](np.asarray(lr), kw)) if key in MARGINS else float("nan")
+    for key, check in BOUNDS[theorem].step_checks(lr, **kw).items():
         text = texts.get(key, key)
-        if not ok and margin >= -ROUNDOFF:  # a cap met exactly, up to round-off in L or μ
-            ok, text = True, f"{text} (met up to round-off, margin {margin:.1e})"
+        if not check.ok and _met(check):
+            text = f"{text} (met up to round-off, margin {check.margin:.1e})"
         rows[key] = _row(
-            "holds" if ok else "violated",
-            margin,
-            text if ok else f"fails: {text}",
+            "holds" if _met(check) else "violated",
+            check.margin,
+            text if _met(check) else f"fails: {text}",
             required=key not in optional,
         )
     return rows
@@ -213,7 +217,11 @@ def _common(run: Run, C: dict, quantity: str, *, iid=True, sc=False, const=True)
 
 
 def _sra(run, C, missing):
-    variance = "L" in C and bool(np.max(run.lr) <= 1 / C["L"].value)
+    variance = "L" in C and _met(
+        BOUNDS["sra_nonconvex"].step_checks(run.lr, L=C["L"].value, variance_form=True)[
+            "lr_le_inv_L"
+        ]
+    )
     names = ("L", "delta", "sigma_sq" if variance else "G_sq")
     used = {"variance_form": Value(variance, "config", "S2 if η ≤ 1/L, else S1")}
     rows = _common(run, C, "avg_grad_norm_sq")
@@ -326,7 +334,21 @@ def _rakhlin(run, C, missing):
 
 
 def _averaging(run, C, missing):
-    rows = _common(run, C, "avg_iterate_suboptimality", iid=True)
+    rows = _common(run, C, "avg_iterate_suboptimality", iid=True, const=False)
+    kind = str(run.cfg.get("averaging", {}).get("kind", "none"))
+    rows["full_average"] = _is(
+        kind == "full",
+        "averaging.kind=full: avg_loss is f at the average of x_0..x_t",
+        f"averaging.kind={kind}: avg_loss is not f at the average of all iterates x_0..x_t "
+        "(the theorem's x̄_t); needs averaging.kind=full",
+    )
+    rows["uniform_weights"] = _is(
+        bool(np.all(run.lr == run.lr[0])),
+        f"constant step η = {run.lr[0]:.6g}: the logged uniform average is the step-weighted "
+        "x̄_t of the theorem",
+        f"schedule={run.schedule}: the step varies, so the logged uniform average is not the "
+        "step-weighted x̄_t = Σ η_s x_s / Σ η_s of the theorem",
+    )
     rows["convex"] = _convex(run, C)
     return _plan(run, C, missing, "convex_averaging", rows, ("G_sq", "dist0_sq"), run.lr)
 
@@ -406,7 +428,18 @@ def _fpc(run, C, missing):
     }
     kw = {"sigma_sq": sig, "n": run.n, "b": run.b, "replace": replace}
     return _plan(
-        run, C, missing, "fpc_minibatch", rows, (), None, kw=kw, used=used, steps_ok=ok, paired=True
+        run,
+        C,
+        missing,
+        "fpc_minibatch",
+        rows,
+        (),
+        None,
+        kw=kw,
+        used=used,
+        steps_ok=ok,
+        paired=True,
+        scale=sig,  # noise_sq = 0 exactly at b = n: round-off is judged against σ²
     )
 
 
@@ -418,13 +451,16 @@ def _region(run, C, missing):
         f"problem={run.problem}: the formula is for 1-D least squares",
     )
     rows["measured"] = _measurable(run, "dist_sq")
-    x0 = run.ds["x"].isel(step=0, param=0).values if "x" in run.ds else np.array([np.nan])
+    logged = "x" in run.ds and starts_at_zero(run.ds)
+    x0 = run.ds["x"].isel(step=0, param=0).values if logged else np.array([np.nan])
     same = bool(np.all(x0 == x0[0]) and np.isfinite(x0[0]))
-    rows["deterministic_x0"] = _is(
-        same,
-        "every replicate starts at the same x_0",
-        "x_0 not logged or differs between replicates",
-    )
+    if logged:
+        rows["deterministic_x0"] = _is(
+            same, "every replicate starts at the same x_0", "x_0 differs between replicates"
+        )
+    else:
+        why = x0_missing(run.ds) if "x" in run.ds else "the iterate x is not logged"
+        rows["deterministic_x0"] = _row("unknown", detail=why)
     kw = {"b": run.b, "x0": float(x0[0]) if same else None}
     used = {"x0": Value(kw["x0"], "logged", "x at t = 0"), "b": C["b"]}
     return _plan(
@@ -466,8 +502,10 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
     ``E[‖g_t − ∇f(x_t)‖² | x_t] = tr Cov_b(x_t) + ‖E g_t − ∇f(x_t)‖²``, and ``tr Cov_b`` is the
     FPC value ``c_b σ²(x_t)``; so the residuals ``e_r = noise_sq_r − c_b σ²_r`` have mean 0 when
     g is unbiased and mean ``‖bias‖² > 0`` when it is not. One-sided: ``violated`` iff some
-    step's Bonferroni t lower confidence bound of the mean residual is above 0. ``margin`` is
-    the largest mean residual relative to ``c_b σ²``.
+    step's Bonferroni t lower confidence bound of the mean residual is above the round-off
+    floor :func:`analysis.stats.roundoff_floor` of σ² (a full batch b = n has ``c_b = 0`` and
+    residuals of ~1e-33). ``margin`` is the largest mean residual relative to ``c_b σ²`` (or to
+    that floor if larger).
     """
     ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
     if run.optimizer == "svrg" or run.sampler == "cyclic" or not ok.any() or run.R < 2:
@@ -490,8 +528,9 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
     worst, bad = -np.inf, []
     for j, t in enumerate(steps):
         iv = stats.mean_interval(noise[:, j] - pred[:, j], alpha=alpha, n_tests=steps.size)
-        worst = max(worst, iv.mean / max(float(pred[:, j].mean()), 1e-300))
-        if iv.low > 0:
+        floor = stats.roundoff_floor(float(sig[:, j].mean()))
+        worst = max(worst, iv.mean / max(float(pred[:, j].mean()), floor, 1e-300))
+        if iv.low > floor:
             bad.append(f"t={t}: mean residual {iv.mean:.3g}, LCB {iv.low:.3g} > 0")
     if bad:
         return _row("violated", worst, "E‖g_t − ∇f‖² > c_b σ²: " + "; ".join(bad), required=False)
@@ -517,6 +556,7 @@ def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
         plan, rows, used = build(run, C, missing)
         if plan.steps_ok is None:
             plan.steps_ok = np.ones(ds.sizes["step"], dtype=bool)
+        plan.coverage = coverage(ds, BOUNDS[theorem].quantity)
         plans[theorem] = plan
         for key, row in rows.items():
             assume_rows.append({"theorem": theorem, "assumption": key, **row})

@@ -50,6 +50,7 @@ __all__ = [
     "QUANTITIES",
     "Bound",
     "LSRegion",
+    "StepCheck",
     "bcn_4_6",
     "bcn_4_7",
     "bcn_4_7_lr",
@@ -733,11 +734,33 @@ def _M_G(c: dict) -> float:
     return _num("M_V", c["M_V"], strict=False) + _num("mu_G", c.get("mu_G", 1.0)) ** 2
 
 
-def _basic(lr: ArrayLike) -> tuple[np.ndarray, dict[str, bool]]:
+class StepCheck(NamedTuple):
+    """One step condition: whether it holds, and its ``margin`` ``1 − value/cap`` (positive:
+    room to spare, 0: met exactly, negative: by how much it fails; NaN for conditions that are
+    not a cap, e.g. a schedule's form)."""
+
+    ok: bool
+    margin: float
+
+
+_NO_MARGIN = float("nan")
+
+
+def _cap(value: ArrayLike, cap: float, *, strict: bool = False) -> StepCheck:
+    """``max(value) ≤ cap`` (``<`` if ``strict``) with the margin ``1 − max(value)/cap``."""
+    v = float(np.max(value))
+    return StepCheck(bool(v < cap if strict else v <= cap), 1 - v / cap)
+
+
+def _flag(ok: bool) -> StepCheck:
+    return StepCheck(bool(ok), _NO_MARGIN)
+
+
+def _basic(lr: ArrayLike) -> tuple[np.ndarray, dict[str, StepCheck]]:
     arr = _lr_array(lr, positive=False)
     return arr, {
-        "lr_positive": bool(np.all(arr > 0)),
-        "lr_constant": bool(np.all(arr == arr.flat[0])),
+        "lr_positive": _flag(np.all(arr > 0)),
+        "lr_constant": _flag(np.all(arr == arr.flat[0])),
     }
 
 
@@ -750,68 +773,69 @@ def _matches(lr: ArrayLike, schedule: Callable[[np.ndarray], np.ndarray]) -> boo
     )
 
 
-def _cond_sra(lr: ArrayLike, variance_form: bool = False, **c) -> dict[str, bool]:
+def _bcn_cap(c: dict) -> float:
+    """BCN's step cap ``μ/(L M_G)`` (μ = ``mu_bcn``; M_G given, or M_V + μ_G²)."""
+    return _num("mu_bcn", c.get("mu_bcn", 1.0)) / (_num("L", c.get("L")) * _M_G(c))
+
+
+def _cond_sra(lr: ArrayLike, variance_form: bool = False, **c) -> dict[str, StepCheck]:
     arr, out = _basic(lr)
     if variance_form:
-        out["lr_le_inv_L"] = bool(np.all(arr <= 1 / _num("L", c.get("L"))))
+        out["lr_le_inv_L"] = _cap(arr, 1 / _num("L", c.get("L")))
     return out
 
 
-def _cond_bcn_fixed(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_bcn_fixed(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     arr, out = _basic(lr)
-    cap = _num("mu_bcn", c.get("mu_bcn", 1.0)) / (_num("L", c.get("L")) * _M_G(c))
-    out["lr_cap"] = bool(np.all(arr <= cap))
+    out["lr_cap"] = _cap(arr, _bcn_cap(c))
     return out
 
 
-def _cond_bcn_4_7(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_bcn_4_7(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     beta, gamma = _num("beta", c.get("beta")), _num("gamma", c.get("gamma"))
     m, mu = _num("mu_bcn", c.get("mu_bcn", 1.0)), _num("mu", c.get("mu"))
-    cap = m / (_num("L", c.get("L")) * _M_G(c))
     return {
-        "beta_gt": beta > 1 / (mu * m),
-        "first_lr_cap": beta / (gamma + 1) <= cap,
-        "lr_schedule": _matches(lr, lambda t: beta / (gamma + t + 1.0)),
+        "beta_gt": _cap(1 / (mu * m), beta, strict=True),  # 1/(cμ) < β
+        "first_lr_cap": _cap(beta / (gamma + 1), _bcn_cap(c)),
+        "lr_schedule": _flag(_matches(lr, lambda t: beta / (gamma + t + 1.0))),
     }
 
 
-def _cond_bcn_4_10(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_bcn_4_10(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     arr, out = _basic(lr)
     del out["lr_constant"]
-    cap = _num("mu_bcn", c.get("mu_bcn", 1.0)) / (_num("L", c.get("L")) * _M_G(c))
-    out["lr_cap"] = bool(np.all(arr <= cap))
-    out["robbins_monro"] = robbins_monro(lr, lr_power=c.get("lr_power"))
+    out["lr_cap"] = _cap(arr, _bcn_cap(c))
+    out["robbins_monro"] = _flag(robbins_monro(lr, lr_power=c.get("lr_power")))
     return out
 
 
-def _cond_cap(key: str, name: str, strict: bool) -> Callable[..., dict[str, bool]]:
-    def check(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_cap(key: str, name: str, strict: bool) -> Callable[..., dict[str, StepCheck]]:
+    def check(lr: ArrayLike, **c) -> dict[str, StepCheck]:
         arr, out = _basic(lr)
-        cap = 1 / _num(name, c.get(name))
-        out[key] = bool(np.all(arr < cap) if strict else np.all(arr <= cap))
+        out[key] = _cap(arr, 1 / _num(name, c.get(name)), strict=strict)
         return out
 
     return check
 
 
-def _cond_rakhlin(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_rakhlin(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     mu = _num("mu", c.get("mu"))
-    return {"lr_schedule": _matches(lr, lambda t: 1 / (mu * (t + 1.0)))}
+    return {"lr_schedule": _flag(_matches(lr, lambda t: 1 / (mu * (t + 1.0))))}
 
 
-def _cond_averaging(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_averaging(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     return {"lr_positive": _basic(lr)[1]["lr_positive"]}
 
 
-def _cond_none(lr: ArrayLike = None, **c) -> dict[str, bool]:
+def _cond_none(lr: ArrayLike = None, **c) -> dict[str, StepCheck]:
     return {}
 
 
-def _cond_region(lr: ArrayLike, **c) -> dict[str, bool]:
+def _cond_region(lr: ArrayLike, **c) -> dict[str, StepCheck]:
     arr, out = _basic(lr)
     r = confusion_region(c.get("a_vec"), c.get("b_vec"))
     b = _int("b", c.get("b", 1))
-    out["lr_stationary"] = bool(np.all(arr < 2 * r.m2 / (r.m2**2 + r.var_a2 / b)))
+    out["lr_stationary"] = _cap(arr, 2 * r.m2 / (r.m2**2 + r.var_a2 / b), strict=True)
     return out
 
 
@@ -827,8 +851,9 @@ class Bound:
       (alternatives and selectors such as ``quantity``).
     - ``quantity`` (a key of :data:`QUANTITIES`) is what ``fn`` bounds by default;
       ``alt_quantities`` can be selected with ``fn(..., quantity=...)``.
-    - ``conditions`` are ``"key: text"`` strings; ``step_conditions(lr, **constants)`` returns
-      ``{key: bool}`` for those that apply (it reads ``condition_constants``, ignores others).
+    - ``conditions`` are ``"key: text"`` strings; ``step_checks(lr, **constants)`` returns
+      ``{key: StepCheck(ok, margin)}`` for those that apply (it reads ``condition_constants``,
+      ignores others), and ``step_conditions`` just ``{key: ok}``.
     - ``exact``: the value is an equality, so a check can be two-sided.
     """
 
@@ -839,7 +864,7 @@ class Bound:
     optional: tuple[str, ...]
     takes_lr: bool
     conditions: tuple[str, ...]
-    step_conditions: Callable[..., dict[str, bool]]
+    step_checks: Callable[..., dict[str, StepCheck]]
     condition_constants: tuple[str, ...]
     citation: str
     exact: bool = False
@@ -852,6 +877,10 @@ class Bound:
         if self.takes_lr:
             kwargs["lr"] = lr
         return self.fn(steps, **kwargs)
+
+    def step_conditions(self, lr: ArrayLike = None, **constants) -> dict[str, bool]:
+        """``{key: holds}`` of :meth:`step_checks` (the margins dropped)."""
+        return {k: v.ok for k, v in self.step_checks(lr, **constants).items()}
 
 
 _LR_POS = "lr_positive: η_t > 0"
@@ -870,7 +899,7 @@ _ENTRIES = [
         optional=("sigma_sq", "variance_form"),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, "lr_le_inv_L: η ≤ 1/L (S2, variance_form=True, only)"),
-        step_conditions=_cond_sra,
+        step_checks=_cond_sra,
         condition_constants=("L", "variance_form"),
         citation="Reddi, Hefny, Sra, Póczos & Smola, ICML 2016 (SGD baseline theorem) = "
         "Ghadimi & Lan, SIAM J. Optim. 23(4), 2013; theory.md §1 Thm S1/S2",
@@ -883,7 +912,7 @@ _ENTRIES = [
         optional=("mu_bcn",),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, _BCN_CAP),
-        step_conditions=_cond_bcn_fixed,
+        step_checks=_cond_bcn_fixed,
         condition_constants=_BCN_CONSTS,
         citation=_BCN + "Thm 4.6",
     ),
@@ -899,7 +928,7 @@ _ENTRIES = [
             "first_lr_cap: α_1 = β/(γ+1) ≤ μ/(L M_G)",
             "lr_schedule: η_t = β/(γ+t+1) (True when lr is None)",
         ),
-        step_conditions=_cond_bcn_4_7,
+        step_checks=_cond_bcn_4_7,
         condition_constants=("beta", "gamma", "mu", *_BCN_CONSTS),
         citation=_BCN + "Thm 4.7",
     ),
@@ -911,7 +940,7 @@ _ENTRIES = [
         optional=("mu_bcn",),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, _BCN_CAP),
-        step_conditions=_cond_bcn_fixed,
+        step_checks=_cond_bcn_fixed,
         condition_constants=_BCN_CONSTS,
         citation=_BCN + "Thm 4.8",
     ),
@@ -929,7 +958,7 @@ _ENTRIES = [
             "robbins_monro: Σα_k = ∞, Σα_k² < ∞ (for the limit statements only, not for the "
             "finite-K bound; decided from lr_power p of α_k ∝ (γ+k)^-p; a constant lr fails)",
         ),
-        step_conditions=_cond_bcn_4_10,
+        step_checks=_cond_bcn_4_10,
         condition_constants=(*_BCN_CONSTS, "lr_power"),
         citation=_BCN + "Thm 4.10 (finite-K bound from its proof)",
     ),
@@ -941,7 +970,7 @@ _ENTRIES = [
         optional=(),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, "lr_le_inv_L: η ≤ 1/L"),
-        step_conditions=_cond_cap("lr_le_inv_L", "L", strict=False),
+        step_checks=_cond_cap("lr_le_inv_L", "L", strict=False),
         condition_constants=("L",),
         citation="derived variance form, theory.md §3(a)",
     ),
@@ -953,7 +982,7 @@ _ENTRIES = [
         optional=(),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, "lr_lt_inv_sup_L: γ < 1/supL"),
-        step_conditions=_cond_cap("lr_lt_inv_sup_L", "sup_L", strict=True),
+        step_checks=_cond_cap("lr_lt_inv_sup_L", "sup_L", strict=True),
         condition_constants=("sup_L",),
         citation="Needell, Srebro & Ward, Stochastic gradient descent, weighted sampling, and "
         "the randomized Kaczmarz algorithm, Math. Prog. 155, 2016, Thm 2.1",
@@ -967,7 +996,7 @@ _ENTRIES = [
         optional=("L", "quantity"),
         takes_lr=False,
         conditions=("lr_schedule: η_t = 1/(μ(t+1)) (their 1/(λt)); True when lr is None",),
-        step_conditions=_cond_rakhlin,
+        step_checks=_cond_rakhlin,
         condition_constants=("mu",),
         citation="Rakhlin, Shamir & Sridharan, Making gradient descent optimal for strongly "
         "convex stochastic optimization, ICML 2012, Lemma 1 and Thm 1",
@@ -980,7 +1009,7 @@ _ENTRIES = [
         optional=(),
         takes_lr=True,
         conditions=(_LR_POS,),
-        step_conditions=_cond_averaging,
+        step_checks=_cond_averaging,
         condition_constants=(),
         citation="derived, theory.md §3(d); cf. Nemirovski, Juditsky, Lan & Shapiro, SIAM J. "
         "Optim. 19(4), 2009, §2.2",
@@ -993,7 +1022,7 @@ _ENTRIES = [
         optional=("sigma_shuffle_sq",),
         takes_lr=True,
         conditions=(_LR_POS, _LR_CONST, "lr_le_inv_sup_L: γ ≤ 1/L (L = sup_L = max_i L_i)"),
-        step_conditions=_cond_cap("lr_le_inv_sup_L", "sup_L", strict=False),
+        step_checks=_cond_cap("lr_le_inv_sup_L", "sup_L", strict=False),
         condition_constants=("sup_L",),
         citation="Mishchenko, Khaled & Richtárik, Random reshuffling: simple analysis with "
         "vast improvements, NeurIPS 2020 (arXiv 2006.05988); ProxRR Thm 2 with ψ = 0",
@@ -1007,7 +1036,7 @@ _ENTRIES = [
         optional=("replace",),
         takes_lr=False,
         conditions=(),
-        step_conditions=_cond_none,
+        step_checks=_cond_none,
         condition_constants=(),
         citation="finite-population correction (standard sampling theory), theory.md §6(a)",
     ),
@@ -1024,7 +1053,7 @@ _ENTRIES = [
             "lr_constant: η_t = η (needed for the stationary value, x0=None)",
             "lr_stationary: η < 2m2/(m2² + Var(a²)/b) (= 2m2/m4 at b = 1)",
         ),
-        step_conditions=_cond_region,
+        step_checks=_cond_region,
         condition_constants=("a_vec", "b_vec", "b"),
         citation="Bertsekas, Reinforcement Learning and Optimal Control, Ex. 3.1.10 (via S. "
         "Sra, MIT 18.065 L25); stationary variance derived, theory.md §5",

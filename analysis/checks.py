@@ -18,8 +18,14 @@ confidence interval Bonferroni-corrected over the theorem's |𝒯| checked steps
 - a replicate that diverged has ``Q = +inf`` from then on (a violation if the theorem applies).
 
 A theorem's status is the worst over its steps: ``violated`` > ``inconclusive`` > ``holds``;
-``not_applicable`` (with the failed assumption as reason) when it cannot be checked.
-``slack = bound / empirical_mean``. Comparisons allow a relative tolerance of 1e-9 (round-off).
+``not_applicable`` (with the failed assumption as reason) when it cannot be checked. A running
+average exists only on the dense prefix of the log grid (:func:`analysis.quantities.coverage`):
+then every row's reason, the summary's reason and its ``coverage`` column say so.
+``slack = bound / empirical_mean``. Comparisons allow a relative tolerance of 1e-9 (round-off)
+and, where the plan gives the size of Q's terms (``Plan.scale``, e.g. σ² for the FPC), an
+absolute floor :func:`analysis.stats.roundoff_floor` ``= 1e3 · u · scale``: a full batch (b = n)
+has the exact FPC value 0 but logs ``noise_sq`` ≈ 1e-33 from summation order, which a purely
+relative tolerance would call a violation.
 """
 
 from __future__ import annotations
@@ -38,13 +44,26 @@ from .assumptions import Assessment, Plan, assess
 from .bounds import BOUNDS, Bound
 from .quantities import measure
 
-__all__ = ["COLUMNS", "CheckResult", "check", "check_all", "summarize", "write_tables"]
+__all__ = [
+    "COLUMNS",
+    "COVERAGE_ALL",
+    "COVERAGE_NONE",
+    "COVERAGE_PREFIX",
+    "CheckResult",
+    "check",
+    "check_all",
+    "summarize",
+    "write_tables",
+]
 
 COLUMNS = [
     "theorem", "step", "quantity", "empirical_mean", "ci_low", "ci_high", "bound", "slack",
     "status", "reason", "p_value",
 ]  # fmt: skip
 RTOL = 1e-9
+# summary "coverage": the log grid (every logged step where Q and B are defined), only its
+# dense prefix (running averages on a sparse grid), or none (not applicable)
+COVERAGE_ALL, COVERAGE_PREFIX, COVERAGE_NONE = "log grid", "dense prefix only", "none"
 ORDER = {"violated": 3, "inconclusive": 2, "holds": 1, "not_applicable": 0}
 
 
@@ -66,8 +85,8 @@ def _row(theorem, quantity, step=np.nan, mean=np.nan, low=np.nan, high=np.nan, b
                               reason, p], strict=True))  # fmt: skip
 
 
-def _verdict(iv: stats.Interval, bound: float, exact: bool) -> tuple[str, str]:
-    tol = RTOL * max(abs(bound), abs(iv.mean), 1e-300)
+def _verdict(iv: stats.Interval, bound: float, exact: bool, floor: float = 0.0) -> tuple[str, str]:
+    tol = max(RTOL * max(abs(bound), abs(iv.mean), 1e-300), floor)
     if not np.isfinite(iv.low):
         return "inconclusive", f"{iv.count} replicate(s): no confidence interval"
     if exact:
@@ -124,6 +143,7 @@ def theorem_rows(ds: xr.Dataset, plan: Plan, bound: Bound, alpha: float = 0.05) 
             )
         ]
     n_tests = int(ok.sum())
+    scale = None if plan.scale is None else np.abs(np.asarray(plan.scale, dtype=float))
     rows = []
     for j in np.flatnonzero(ok):
         t, qj, bj = int(steps[j]), q[:, j], b2[:, j]
@@ -153,7 +173,10 @@ def theorem_rows(ds: xr.Dataset, plan: Plan, bound: Bound, alpha: float = 0.05) 
             )
         else:
             iv = stats.mean_interval(qj, alpha=alpha, n_tests=n_tests, two_sided=bound.exact)
-        status, reason = _verdict(iv, bnd, bound.exact)
+        floor = 0.0 if plan.scale is None else stats.roundoff_floor(np.nanmean(scale[:, j]))
+        status, reason = _verdict(iv, bnd, bound.exact, floor)
+        if plan.coverage:
+            reason += f"; {plan.coverage}"
         sd = iv.se * np.sqrt(iv.count) if iv.count > 1 else np.nan
         p = stats.t_pvalue(iv.mean, sd, iv.count, bnd)
         if bound.exact and np.isfinite(p):
@@ -181,12 +204,21 @@ def theorem_rows(ds: xr.Dataset, plan: Plan, bound: Bound, alpha: float = 0.05) 
     return rows
 
 
+def _coverage(status: str, plan: Plan | None) -> str:
+    if status == "not_applicable":
+        return COVERAGE_NONE
+    return COVERAGE_PREFIX if plan is not None and plan.coverage else COVERAGE_ALL
+
+
 def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.DataFrame:
-    """One row per theorem: status, steps checked, first violation (step and size), the
-    tightest ratio ρ = Q̄/B, and the reason (plus the constants' sources when violated)."""
+    """One row per theorem: status, steps checked and their coverage (:data:`COVERAGE_ALL`,
+    :data:`COVERAGE_PREFIX` when a running average exists only on the dense prefix of the log
+    grid, :data:`COVERAGE_NONE`), first violation (step and size), the tightest ratio ρ = Q̄/B,
+    and the reason (plus the constants' sources when violated, and the coverage if partial)."""
     out = []
     for theorem, g in checks.groupby("theorem", sort=False):
         status = max(g["status"], key=ORDER.__getitem__)
+        plan = assessment.plans.get(theorem) if assessment is not None else None
         first = g[g["status"] == "violated"].head(1)
         later = g[g["step"] > 0]  # at t = 0 most bounds equal the (deterministic) value
         ratio = (later["empirical_mean"] / later["bound"]).replace([np.inf, -np.inf], np.nan)
@@ -195,6 +227,7 @@ def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.
             "quantity": g["quantity"].iloc[0],
             "status": status,
             "steps_checked": int(g["step"].notna().sum()),
+            "coverage": _coverage(status, plan),
             "first_violation_step": float(first["step"].iloc[0]) if len(first) else np.nan,
             "violation_size": float(first["ci_low"].iloc[0] - first["bound"].iloc[0])
             if len(first) and np.isfinite(first["ci_low"].iloc[0])
@@ -224,8 +257,10 @@ def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.
                         f"; estimated constants {est}: first suspect an "
                         "underestimated L̂ or σ̂² (theory §9)"
                     )
+        if status != "not_applicable" and plan is not None and plan.coverage:
+            row["reason"] += f"; {plan.coverage}"
         out.append(row)
-    cols = ["theorem", "quantity", "status", "steps_checked", "first_violation_step",
+    cols = ["theorem", "quantity", "status", "steps_checked", "coverage", "first_violation_step",
             "violation_size", "max_tightness", "reason"]  # fmt: skip
     return pd.DataFrame(out, columns=cols)
 

@@ -10,6 +10,9 @@ dataset where the problem knows them, and the data vectors of 1-D least squares 
 Estimated constants are inflated by :data:`SAFETY` (theory §8: a too-small L̂ or σ̂² makes a
 bound too small and produces false violations): ``L``, ``σ²``, ``G²``, ``M`` are multiplied by
 it and an estimated ``μ`` is divided by it; the raw values are in the notes.
+
+Δ and ‖x_0 − x*‖² are read at the first logged step only if it is t = 0
+(:func:`starts_at_zero`); otherwise they are missing, with :func:`x0_missing` as the reason.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from .bounds import confusion_region
-
-__all__ = ["SAFETY", "Run", "Value", "finite", "read_run", "run_constants", "scalar"]
+__all__ = [
+    "SAFETY",
+    "Run",
+    "Value",
+    "finite",
+    "read_run",
+    "run_constants",
+    "scalar",
+    "starts_at_zero",
+    "x0_missing",
+]
 
 SAFETY = 1.1
 PER_SAMPLE_MISSING = "not known for this problem (the dataset's {var} is NaN or absent)"
@@ -98,6 +109,20 @@ def scalar(ds: xr.Dataset, name: str) -> float:
     return float(ds[name].values) if name in ds else float("nan")
 
 
+def starts_at_zero(ds: xr.Dataset) -> bool:
+    """Whether the first logged step is t = 0, i.e. the log holds x_0 (and f(x_0), x_0 − x*)."""
+    return ds.sizes["step"] > 0 and int(ds["step"].values[0]) == 0
+
+
+def x0_missing(ds: xr.Dataset) -> str:
+    """Why x_0 is not in the log (for a run whose first logged step is not t = 0)."""
+    first = f"t = {int(ds['step'].values[0])}" if ds.sizes["step"] else "none"
+    return (
+        f"x_0 is not logged: the first logged step is {first}, not t = 0 "
+        "(e.g. log.enabled=false logs only t = T)"
+    )
+
+
 def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
     """Run-level constants (theory §8) and, for those that cannot be had, the reason."""
     ds, out, missing = run.ds, {}, {}
@@ -147,26 +172,30 @@ def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
             missing[name] = "no sigma_sq estimate logged"
     out["M_V"] = Value(0.0, "config", "chosen M_V = 0 (theory §8); M_G = M_V + μ_G² = 1")
     out["mu_bcn"] = Value(1.0, "config", "BCN μ = μ_G = 1 for an unbiased g")
-    # delta = f(x0) - f_inf, f_inf = f* or 0 for nonnegative losses
-    f0 = float(np.nanmax(ds["loss"].isel(step=0).values))
-    f_star = scalar(ds, "f_star")
-    if np.isfinite(f_star):
-        out["delta"] = Value(f0 - f_star, "known", f"f(x_0) − f* = {f0:.6g} − {f_star:.6g}")
-        out["delta_star"] = out["delta"]
+    # delta = f(x0) - f_inf (f_inf = f*, or the problem's lower bound) and ‖x_0 − x*‖²
+    if not starts_at_zero(ds):
+        for name in ("delta", "delta_star", "dist0_sq"):
+            missing[name] = x0_missing(ds)
     else:
-        missing["delta_star"] = "f* unknown"
-        f_inf = scalar(ds, "f_inf") if "f_inf" in ds else float("nan")
-        if np.isfinite(f_inf):
-            out["delta"] = Value(
-                f0 - f_inf, "known", f"f(x_0) − f_inf with the problem's f_inf = {f_inf:.6g}"
-            )
+        f0 = float(np.nanmax(ds["loss"].isel(step=0).values))
+        f_star = scalar(ds, "f_star")
+        if np.isfinite(f_star):
+            out["delta"] = Value(f0 - f_star, "known", f"f(x_0) − f* = {f0:.6g} − {f_star:.6g}")
+            out["delta_star"] = out["delta"]
         else:
-            missing["delta"] = "f* unknown and no lower bound f_inf"
-    if "dist_sq" in ds and np.isfinite(ds["dist_sq"].isel(step=0).values).all():
-        d0 = float(np.max(ds["dist_sq"].isel(step=0).values))
-        out["dist0_sq"] = Value(d0, "known", "‖x_0 − x*‖² (exact)")
-    else:
-        missing["dist0_sq"] = "x* unknown"
+            missing["delta_star"] = "f* unknown"
+            f_inf = scalar(ds, "f_inf")
+            if np.isfinite(f_inf):
+                out["delta"] = Value(
+                    f0 - f_inf, "known", f"f(x_0) − f_inf with the problem's f_inf = {f_inf:.6g}"
+                )
+            else:
+                missing["delta"] = "f* unknown and no lower bound f_inf"
+        if "dist_sq" in ds and np.isfinite(ds["dist_sq"].isel(step=0).values).all():
+            d0 = float(np.max(ds["dist_sq"].isel(step=0).values))
+            out["dist0_sq"] = Value(d0, "known", "‖x_0 − x*‖² (exact)")
+        else:
+            missing["dist0_sq"] = "x* unknown"
     out["n"] = Value(run.n, "config", "number of samples")
     out["b"] = Value(run.b, "config", "minibatch size batch_size")
     out["T"] = Value(run.T, "config", "steps")
@@ -187,10 +216,6 @@ def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
         a, bv = np.asarray(prob["a"], float), np.asarray(prob["b"], float)
         note = "from problem.a, problem.b"
         out["a_vec"], out["b_vec"] = Value(a, "config", note), Value(bv, "config", note)
-        if "sigma_star_sq" not in out:
-            r = confusion_region(a, bv)
-            out["sigma_star_sq"] = Value(r.sigma_star_sq, "config", "mean_i ∇f_i(x*)² " + note)
-            missing.pop("sigma_star_sq", None)
     else:
         for name in ("a_vec", "b_vec"):
             missing[name] = DATA_MISSING

@@ -3,8 +3,9 @@
 :func:`measure` returns the per-replicate values ``Q_r(t)`` (dims ``replicate``, ``step``) with
 NaN where the run does not determine them:
 
-- running averages over ``x_0..x_t`` need ``‖∇f(x_s)‖²`` at *every* ``s ≤ t``, so they exist
-  only on the dense prefix of the log grid (``log.every=1`` makes the whole run dense);
+- running averages over ``x_0..x_t`` (:data:`RUNNING`) need ``‖∇f(x_s)‖²`` at *every*
+  ``s ≤ t``, so they exist only on the dense prefix of the log grid (``log.every=1`` makes the
+  whole run dense); :func:`coverage` says so when that leaves part of the run unchecked;
 - ``avg_iterate_suboptimality`` is ``f(x̄_t) − f*`` from ``avg_loss`` (``averaging.kind=full``,
   uniform weights, which equal the step weights for a constant step).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["LABELS", "dense_prefix", "measure"]
+__all__ = ["LABELS", "RUNNING", "coverage", "dense_prefix", "measure"]
 
 # quantity: (axis label with symbols, units)
 LABELS: dict[str, tuple[str, str]] = {
@@ -28,6 +29,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "grad_norm_sq": ("‖∇f(x_t)‖²", "squared gradient units"),
     "x": ("x_t", "parameter units"),
 }
+
+
+RUNNING = ("avg_grad_norm_sq", "weighted_avg_grad_norm_sq", "weighted_sum_grad_norm_sq")
 
 
 def label(quantity: str, expectation: bool = True) -> str:
@@ -44,6 +48,19 @@ def dense_prefix(ds: xr.Dataset) -> int:
     return int(steps.size if same.all() else np.argmin(same))
 
 
+def coverage(ds: xr.Dataset, quantity: str) -> str:
+    """Why ``quantity`` is determined only on part of the logged steps ("" if it is not limited
+    so): a running average (:data:`RUNNING`) exists only on the dense prefix of the log grid."""
+    k, steps = dense_prefix(ds), np.asarray(ds["step"].values)
+    if quantity not in RUNNING or k == 0 or k == steps.size:
+        return ""
+    horizon = int(ds.attrs.get("steps", steps[-1]))
+    return (
+        f"checked at t ≤ {k - 1} only, of T = {horizon} (the dense prefix of the log grid; "
+        "log.every=1 checks every step)"
+    )
+
+
 def measure(ds: xr.Dataset, quantity: str) -> xr.DataArray:
     """Per-replicate ``Q_r(t)`` of ``quantity`` at the logged steps (NaN where undetermined)."""
     if quantity in ("suboptimality", "dist_sq", "noise_sq", "grad_norm_sq"):
@@ -52,11 +69,7 @@ def measure(ds: xr.Dataset, quantity: str) -> xr.DataArray:
         if "avg_loss" not in ds:
             return xr.full_like(ds["loss"], np.nan)
         return ds["avg_loss"] - ds["f_star"]
-    if quantity not in (
-        "avg_grad_norm_sq",
-        "weighted_avg_grad_norm_sq",
-        "weighted_sum_grad_norm_sq",
-    ):
+    if quantity not in RUNNING:
         raise KeyError(f"quantity={quantity!r}: not one of analysis.bounds.QUANTITIES")
     head = {"step": slice(0, dense_prefix(ds))}
     gns = ds["grad_norm_sq"].isel(head)

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
-from .checks import CheckResult, check_all, write_tables
+from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
 from .collect import cells, collect
 from .figures import run_figures, sweep_figures
 
@@ -117,16 +117,30 @@ def _run_facts(ds: xr.Dataset) -> str:
     )
 
 
-SUMMARY_COLS = ["theorem", "quantity", "status", "steps_checked", "first_violation_step",
-                "violation_size", "max_tightness", "reason"]  # fmt: skip
+SUMMARY_COLS = ["theorem", "quantity", "status", "steps_checked", "coverage",
+                "first_violation_step", "violation_size", "max_tightness", "reason"]  # fmt: skip
 
 
-def verdict(summary: pd.DataFrame) -> str:
-    """One line counting the theorems by status, e.g. ``Verdict: 3 holds, 9 not_applicable``."""
+def verdict(summary: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The theorems counted by status, the confidence level ``1 − alpha`` of the checks, and the
+    theorems checked only on the dense prefix of the log grid, e.g.
+    ``Verdict: 3 holds, 9 not_applicable (...). Checked only on ...: bcn_4_8.``"""
     counts = summary["status"].value_counts()
     order = ["violated", "inconclusive", "holds", "not_applicable"]
     text = ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
-    return f"Verdict: {text} (one-sided 95% t bounds, Bonferroni over each theorem's steps)."
+    level = f"{100 * (1 - alpha):.4g}%"
+    out = (
+        f"Verdict: {text} (upper bounds: one-sided {level} t lower confidence bounds; exact "
+        f"values: two-sided {level} t intervals; Bonferroni over each theorem's steps)."
+    )
+    if "coverage" in summary:
+        prefix = summary.loc[summary["coverage"] == COVERAGE_PREFIX, "theorem"].unique()
+        if len(prefix):
+            out += (
+                f" Checked only on the dense prefix of the log grid (early steps; log.every=1 "
+                f"checks every step): {', '.join(prefix)}."
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- run and sweep
@@ -147,7 +161,7 @@ def write_run_report(
         ("h1", f"sgdlab report: {ds.attrs.get('problem')} with {ds.attrs.get('optimizer')}"),
         ("p", _run_facts(ds)),
         ("p", "Overrides: " + " ".join(yaml.safe_load(ds.attrs.get("overrides", "[]")) or [])),
-        ("p", verdict(result.summary)),
+        ("p", verdict(result.summary, alpha)),
         ("h2", "Bound checks"),
         _table(result.summary, SUMMARY_COLS),
         ("h2", "Figures"),
@@ -194,7 +208,7 @@ def write_sweep_report(
     blocks = [
         ("h1", f"sgdlab sweep report: {a.get('problem', 'several problems')}"),
         ("p", f"Swept keys: {', '.join(keys) or 'none'}; {n_jobs} jobs from {a.get('sweep_dir')}."),
-        ("p", verdict(result.summary)),
+        ("p", verdict(result.summary, alpha)),
         ("h2", "Status per job and theorem"),
         _table(status),
         ("h2", "Bound checks"),
@@ -257,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     write = write_sweep_report if kind == "sweep" else write_run_report
     paths = write(ds, out_dir, alpha=args.alpha)
     summary = summary_of(paths)
-    print(f"sgdlab-report: {kind} {args.path}: {verdict(summary)}")
+    print(f"sgdlab-report: {kind} {args.path}: {verdict(summary, args.alpha)}")
     keys = [c for c in summary.columns[: summary.columns.get_loc("theorem")]]
     for _, row in summary[summary["status"] != "not_applicable"].iterrows():
         job = ", ".join(f"{k}={row[k]}" for k in keys)

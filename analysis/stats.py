@@ -6,6 +6,9 @@ confidence bound is ``LCB = Q̄ − t_{1−α', R−1}·SE`` with the Bonferroni
 over the |𝒯| checked steps; a violation is declared iff ``LCB > B``. A single replicate above B
 is never a violation. Robust alternatives for heavy-tailed Q ≥ 0: a bootstrap LCB and the
 distribution-free Markov/binomial test.
+
+:func:`roundoff_floor` is the absolute tolerance below which a difference is treated as float
+round-off (for exact values, e.g. the FPC value 0 of a full batch b = n).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "interval_from_stats",
     "markov_test",
     "mean_interval",
+    "roundoff_floor",
     "t_pvalue",
     "t_quantile",
 ]
@@ -35,6 +39,18 @@ class Interval(NamedTuple):
     high: float
     se: float
     count: int
+
+
+ROUNDOFF_ULPS = 1e3  # round-off allowance in units of machine epsilon, times the scale
+
+
+def roundoff_floor(scale: float) -> float:
+    """Absolute tolerance ``1e3 · u · scale`` (u = float64 machine epsilon ≈ 2.2e-16) for a
+    quantity whose terms have magnitude ``scale``: a value within it of an exact value is
+    round-off. E.g. a full-batch minibatch gradient has ``‖g − ∇f‖² = 0`` exactly but logs
+    ~1e-33 from summation order; with ``scale`` = σ²(x) the floor is ~2e-13·σ², far below the
+    smallest nonzero FPC value σ²/(n−1)² (b = n − 1) for any n up to ~10⁶."""
+    return ROUNDOFF_ULPS * float(np.finfo(float).eps) * abs(float(scale))
 
 
 @functools.lru_cache(maxsize=4096)

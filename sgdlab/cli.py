@@ -3,6 +3,8 @@
     sgdlab                                   # the default experiment, one run
     sgdlab problem=logistic sampler=reshuffle optimizer.lr=0.05 replicates=16
     sgdlab -m sampler=with_replacement,reshuffle optimizer.lr=0.01,0.1   # joblib sweep
+    sgdlab -m 'sampler=glob(*)' 'optimizer.lr=choice(0.01,0.1)'          # Hydra sweep syntax
+    sgdlab --config-dir my_conf experiment=mine   # my_conf/experiment/mine.yaml, your own
     sgdlab --help | sgdlab --cfg job
 
 Each job writes ``run.nc`` (``output``) into its Hydra output directory and prints a summary.
@@ -13,25 +15,23 @@ exit status 2.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
 from pathlib import Path
 
 import hydra
 import numpy as np
+import scipy.stats
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .compose import compose
+from .compose import check_group_choices, compose, extra_dir, parse, values
 from .config import conf_dir, register
 from .errors import ConfigError
 from .io import read_dataset, write_dataset
-
-HYDRA_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i",
-                    "--shell-completion", "-sc", "--resolve", "--package", "-p"}  # fmt: skip
-HYDRA_VALUE_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
-                     "--experimental-rerun"}  # fmt: skip
 
 
 def summarize(ds, path: Path | None = None) -> str:
@@ -41,7 +41,9 @@ def summarize(ds, path: Path | None = None) -> str:
     final = ds["suboptimality"].isel(step=-1).values if "suboptimality" in ds else np.array([])
     ok = final[np.isfinite(final)]
     if ok.size:
-        half = 1.96 * ok.std(ddof=1) / np.sqrt(ok.size) if ok.size > 1 else float("nan")
+        half = float("nan")
+        if ok.size > 1:  # Student t: R is often small
+            half = scipy.stats.t.ppf(0.975, ok.size - 1) * ok.std(ddof=1) / np.sqrt(ok.size)
         stat = f"{ok.mean():.4g} ± {half:.2g} (95% CI), median {np.median(ok):.4g}"
     else:
         stat = "n/a (f* unknown)"
@@ -69,6 +71,7 @@ class SweepSummary(Callback):
     """At the end of a multirun: one line per job with its overrides and final suboptimality."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = []
         for path in sorted(sweep_dir.glob(f"*/{config.output}")):
@@ -79,50 +82,50 @@ class SweepSummary(Callback):
         print(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows, sep="\n", flush=True)
 
 
-def _split_args(args: list[str]) -> tuple[list[str], bool, bool]:
-    """(overrides, multirun?, info-only?) from the command line."""
-    overrides, multirun, info, skip = [], False, False, False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in ("-m", "--multirun"):
-            multirun = True
-        elif arg.split("=")[0] in HYDRA_INFO_FLAGS:
-            info = True
-        elif arg in HYDRA_VALUE_FLAGS:
-            skip = True
-        elif not arg.startswith("-") and not arg.lstrip("+~").startswith("hydra"):
-            overrides.append(arg)
-    return overrides, multirun, info
+def command_line(args: list[str]) -> argparse.Namespace | None:
+    """Hydra's own reading of the command line (``hydra.main`` runs the same parser): flags
+    and overrides; None when Hydra will reject it (and report why itself)."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.exit_on_error = False
+    try:
+        return parser.parse_known_args(args)[0]
+    except argparse.ArgumentError:
+        return None
 
 
-def expand_sweep(overrides: list[str]) -> list[list[str]]:
-    """Every job's override list of a basic sweep (the cartesian product of its choices)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices = []
+def expand_sweep(parsed: list[Override], config_dir: str | None = None) -> list[list[str]]:
+    """Every job's override list of a basic sweep: the cartesian product of the overrides'
+    values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
+    choices: dict[str, list[str]] = {}
     for o in parsed:
         key = o.get_key_element()
         if o.is_sweep_override():
-            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+            choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
         else:
-            choices.append([f"{key}={o.get_value_element_as_str()}"])
-    return [list(job) for job in itertools.product(*choices)]
+            choices[key] = [o.input_line]
+    return [list(job) for job in itertools.product(*choices.values())]
 
 
 def precheck(args: list[str]) -> None:
-    """Compose and check every job the command line will run; raise ConfigError on bad input."""
-    from .compose import check_group_choices
+    """Compose and check every job the command line will run; raise ConfigError on bad input.
+
+    Left to Hydra: command lines it rejects, and ``--config-path``/``--config-name``/
+    ``--experimental-rerun`` (another primary config); ``hydra.*`` overrides are not checked."""
     from .runner import prepare
 
-    overrides, multirun, info = _split_args(args)
-    check_group_choices(overrides)
-    if info:
+    ns = command_line(args)
+    if ns is None or ns.config_path or ns.config_name or ns.experimental_rerun:
         return
-    jobs = expand_sweep(overrides) if multirun else [overrides]
+    config_dir = extra_dir(ns.config_dir)
+    parsed = [o for o in parse(ns.overrides) if not o.is_hydra_override()]
+    check_group_choices(parsed, config_dir)
+    if ns.help or ns.hydra_help or ns.cfg or ns.info or ns.shell_completion:
+        return
+    jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
     for job in jobs:
-        prepare(compose(job))
+        prepare(compose(job, config_dir))
 
 
 _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(

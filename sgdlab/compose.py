@@ -1,39 +1,101 @@
-"""``compose(overrides) -> DictConfig``: the CLI's config composition, without the CLI."""
+"""``compose(overrides) -> DictConfig``: the CLI's config composition, without the CLI.
+
+Overrides are read by Hydra's own ``OverridesParser`` (:func:`parse`), so every override
+syntax, sweeps included (``a,b``, ``choice(…)``, ``range(…)``, ``glob(…)``), means here what
+it means to Hydra. ``config_dir`` is the CLI's ``--config-dir``: a directory of extra config
+group options (e.g. ``experiment/mine.yaml``) searched after the built-in ``conf/``.
+"""
 
 from __future__ import annotations
 
+import os
+
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.core.override_parser.types import Glob, Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import GROUPS, conf_dir, group_options, register
-from .errors import ConfigError
+from .errors import ConfigError, require
 
 
-def check_group_choices(overrides: list[str]) -> None:
-    """Raise a one-line :class:`ConfigError` for ``group=option`` naming an unknown option."""
-    for item in overrides:
-        key, sep, value = item.lstrip("+~").partition("=")
-        key = key.split("@")[0]
-        if not sep or key not in GROUPS:
+def parse(overrides: list[str] | tuple[str, ...]) -> list[Override]:
+    """Hydra's parse of ``overrides``; a syntax error is a one-line :class:`ConfigError`."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, parsed = OverridesParser.create(), []
+    for item in map(str, overrides):
+        try:
+            parsed += parser.parse_overrides([item])
+        except HydraException as err:
+            lines = [ln for ln in str(err).splitlines() if ln.strip()]
+            why = next((ln for ln in lines if not ln.startswith(("Error parsing", "See "))), "")
+            raise ConfigError(
+                f"override {item!r}: {why}; write key=value, a sweep such as key=a,b, "
+                "+key=value or ~key (Hydra's override grammar)"
+            ) from None
+    return parsed
+
+
+def extra_dir(config_dir: str | None) -> str | None:
+    """The absolute path of ``--config-dir`` (None if not given); it must be a directory."""
+    if config_dir is None:
+        return None
+    path = os.path.abspath(str(config_dir))  # as Hydra reads --config-dir
+    require(os.path.isdir(path), "--config-dir", str(config_dir), "must be an existing directory")
+    return path
+
+
+def values(override: Override, config_dir: str | None = None) -> list[str]:
+    """The values ``override`` assigns, as strings: its one value, or every choice of a sweep
+    (a ``glob`` matched against the group's options); interval sweeps cannot be enumerated."""
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    key = override.get_key_element()
+    if isinstance(override.value(), Glob):
+        return override.value().filter(group_options(override.key_or_group, config_dir))
+    require(
+        override.is_discrete_sweep(),
+        key,
+        override.input_line.partition("=")[2],
+        "is an interval sweep; the basic sweeper needs a,b / choice(…) / range(…) / glob(…)",
+    )
+    return list(override.sweep_string_iterator())
+
+
+def check_group_choices(parsed: list[Override], config_dir: str | None = None) -> None:
+    """Raise a one-line :class:`ConfigError` for ``group=option`` (or a sweep over options)
+    naming an unknown option, or a ``glob`` matching none."""
+    for o in parsed:
+        group = o.key_or_group
+        if group not in GROUPS or o.is_delete():
             continue
-        valid = group_options(key)
-        for option in value.split(","):
-            option = option.strip()
-            if option and option != "null" and option not in valid:
-                raise ConfigError(f"{key}={option!r}: unknown option; choose one of {valid}")
+        valid = group_options(group, config_dir)
+        chosen = values(o, config_dir)
+        require(
+            bool(chosen), group, o.input_line.partition("=")[2], f"matches no option of {valid}"
+        )
+        for option in chosen:
+            require(option in valid or option == "null", group, option,
+                    f"unknown option; choose one of {valid}")  # fmt: skip
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+def compose(
+    overrides: list[str] | tuple[str, ...] = (), config_dir: str | None = None
+) -> DictConfig:
     """Compose the run config exactly as the ``sgdlab`` CLI does, e.g.
-    ``compose(["problem=logistic", "sampler=reshuffle", "optimizer.lr=0.05", "replicates=16"])``.
+    ``compose(["problem=logistic", "sampler=reshuffle", "optimizer.lr=0.05", "replicates=16"])``;
+    ``config_dir`` adds a directory of config groups, like the CLI's ``--config-dir``.
 
     Returns the resolved config (without the ``hydra`` node); unknown options, unknown keys and
     wrong types raise a one-line :class:`ConfigError`."""
     overrides = [str(o) for o in overrides]
-    check_group_choices(overrides)
+    config_dir = extra_dir(config_dir)
+    check_group_choices(parse(overrides), config_dir)
+    if config_dir is not None:
+        overrides.append(f"hydra.searchpath=[file://{config_dir}]")
     register()
     try:
         with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):

@@ -20,6 +20,8 @@ from omegaconf import MISSING
 
 @dataclass
 class MeanConfig:
+    """``problem=mean``: f(x) = (1/n) Σᵢ ½(x − aᵢ)² on n drawn points."""
+
     name: str = MISSING
     n: int = MISSING
     seed: int = MISSING
@@ -27,6 +29,8 @@ class MeanConfig:
 
 @dataclass
 class Lsq1dConfig:
+    """``problem=lsq1d``: 1-D least squares ½(aᵢx − bᵢ)² (a, b given or drawn)."""
+
     name: str = MISSING
     n: int = MISSING
     seed: int = MISSING
@@ -36,6 +40,8 @@ class Lsq1dConfig:
 
 @dataclass
 class LeastSquaresConfig:
+    """``problem=least_squares``: ½(aᵢᵀx − bᵢ)² with condition number ``cond``."""
+
     name: str = MISSING
     n: int = MISSING
     d: int = MISSING
@@ -46,6 +52,8 @@ class LeastSquaresConfig:
 
 @dataclass
 class LogisticConfig:
+    """``problem=logistic``: L2-regularized logistic regression on ``data``."""
+
     name: str = MISSING
     data: str = MISSING
     label: str = MISSING
@@ -58,6 +66,8 @@ class LogisticConfig:
 
 @dataclass
 class MLPConfig(LogisticConfig):
+    """``problem=mlp``: a one-hidden-layer network on the same data sources as logistic."""
+
     hidden: int = MISSING
 
 
@@ -66,28 +76,38 @@ class MLPConfig(LogisticConfig):
 
 @dataclass
 class SGDConfig:
+    """``optimizer=sgd``; every optimizer has a ``name`` and base step size ``lr``."""
+
     name: str = MISSING
     lr: float = MISSING
 
 
 @dataclass
 class MomentumConfig(SGDConfig):
+    """``optimizer=momentum`` / ``nesterov``: momentum β (``beta``)."""
+
     beta: float = MISSING
 
 
 @dataclass
 class AdagradConfig(SGDConfig):
+    """``optimizer=adagrad``: damping ε (``eps``)."""
+
     eps: float = MISSING
 
 
 @dataclass
 class RMSPropConfig(SGDConfig):
+    """``optimizer=rmsprop``: decay ρ (``decay``) and damping ε (``eps``)."""
+
     decay: float = MISSING
     eps: float = MISSING
 
 
 @dataclass
 class AdamConfig(SGDConfig):
+    """``optimizer=adam``: moment decays β₁, β₂ and damping ε."""
+
     beta1: float = MISSING
     beta2: float = MISSING
     eps: float = MISSING
@@ -95,6 +115,8 @@ class AdamConfig(SGDConfig):
 
 @dataclass
 class SVRGConfig(SGDConfig):
+    """``optimizer=svrg``: steps between snapshots (``inner``)."""
+
     inner: int = MISSING  # steps between snapshots; 0 = one epoch (n/b steps)
 
 
@@ -103,22 +125,30 @@ class SVRGConfig(SGDConfig):
 
 @dataclass
 class ScheduleConfig:
+    """A step-size schedule without parameters (constant, inverse_sqrt, horizon_sqrt)."""
+
     name: str = MISSING
 
 
 @dataclass
 class InverseTimeConfig(ScheduleConfig):
+    """``schedule=inverse_time``: η_t = η₀γ/(γ + t)."""
+
     gamma: float = MISSING
 
 
 @dataclass
 class StepDecayConfig(ScheduleConfig):
+    """``schedule=step_decay``: η_t = η₀·factor^⌊t/every⌋."""
+
     factor: float = MISSING
     every: int = MISSING
 
 
 @dataclass
 class SamplerConfig:
+    """An index sampler, chosen by ``name`` (see ``sgdlab.samplers``)."""
+
     name: str = MISSING
 
 
@@ -127,6 +157,8 @@ class SamplerConfig:
 
 @dataclass
 class EstimatesConfig:
+    """``log.estimates``: the grid and accuracy of σ², L_local and μ_local."""
+
     every: int = MISSING
     geometric: bool = MISSING
     num: int = MISSING
@@ -136,6 +168,8 @@ class EstimatesConfig:
 
 @dataclass
 class LogConfig:
+    """``log``: which steps are logged, and whether the iterate x is."""
+
     enabled: bool = MISSING
     every: int = MISSING
     geometric: bool = MISSING
@@ -146,18 +180,24 @@ class LogConfig:
 
 @dataclass
 class AveragingConfig:
+    """``averaging``: Polyak–Ruppert iterate averaging (none, full or tail)."""
+
     kind: str = MISSING
     tail: float = MISSING
 
 
 @dataclass
 class EarlyStoppingConfig:
+    """``early_stopping``: patience on a held-out loss, and the holdout fraction."""
+
     patience: int = MISSING
     holdout: float = MISSING
 
 
 @dataclass
 class SgdlabConfig:
+    """The top-level run config (``conf/config.yaml``) with its four groups."""
+
     replicates: int = MISSING
     steps: int = MISSING
     batch_size: int = MISSING
@@ -224,9 +264,11 @@ def conf_dir() -> Path:
     raise FileNotFoundError(f"sgdlab: no conf/config.yaml next to {here}")
 
 
-def group_options(group: str) -> list[str]:
-    """The options of config group ``group`` (the YAML files in ``conf/<group>/``)."""
-    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+def group_options(group: str, config_dir: str | Path | None = None) -> list[str]:
+    """The options of config group ``group``: the YAML files in ``conf/<group>/`` and, when
+    given, in ``<config_dir>/<group>/`` (the CLI's ``--config-dir``)."""
+    dirs = [conf_dir()] + ([Path(config_dir)] if config_dir is not None else [])
+    return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
 
 
 GROUPS = ("problem", "optimizer", "schedule", "sampler", "experiment")

@@ -14,6 +14,8 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 import autodiff
@@ -90,12 +92,14 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
 
 
 def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
-    """∇fᵢ(x_r) for the samples ``index`` (m of them): shape (R, m, d), one backward pass.
+    """∇fᵢ(x_r) for m samples: shape (R, m, d), one backward pass. ``index`` is (m,) (the same
+    samples for every replicate) or (R, m) (row r: replicate r's own samples).
 
     Row i of X_rep = broadcast(x_r) meets only sample i, so ∂/∂X_rep[r, i] of
     Σ_{r,i} fᵢ(X_rep[r, i]) is ∇fᵢ(x_r)."""
-    batch = _shared(problem, index)
-    m = next(iter(batch.values())).shape[1]
+    index = np.asarray(index)
+    batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
+    m = index.shape[-1]
     X_rep = np.repeat(X[:, None, :], m, axis=1)
     return autodiff.grad(lambda Z: anp.sum(problem.loss(Z, batch)))(X_rep)
 
@@ -106,19 +110,24 @@ def gradient_variance(
     full_grad: np.ndarray,
     memory_mb: float,
     samples: int = 0,
-    rng: np.random.Generator | None = None,
+    rngs: Sequence[np.random.Generator] = (),
 ) -> np.ndarray:
     """σ²(x_r) = (1/n) Σᵢ ‖∇fᵢ(x_r) − ∇f(x_r)‖², shape (R,).
 
     With ``samples`` = m > 0 (and m < n) it is the unbiased estimate (1/m) Σ_{j≤m} ‖∇f_{i_j}(x_r)
-    − ∇f(x_r)‖² over m indices drawn uniformly with replacement from ``rng``."""
+    − ∇f(x_r)‖² over m indices drawn uniformly with replacement from replicate r's own generator
+    ``rngs[r]``, so replicate r's estimate does not depend on the other replicates."""
     R, n = X.shape[0], problem.n
-    index = np.arange(n) if samples <= 0 or samples >= n else rng.integers(0, n, size=samples)
+    if samples <= 0 or samples >= n:
+        index = np.arange(n)
+    else:
+        index = np.stack([rng.integers(0, n, size=samples) for rng in rngs])
+    m = index.shape[-1]
     total = np.zeros(R)
-    for sl in _chunks(index.size, chunk_size(problem, R, memory_mb, factor=2)):
-        G = per_sample_grads(problem, X, index[sl])
+    for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=2)):
+        G = per_sample_grads(problem, X, index[..., sl])
         total += ((G - full_grad[:, None, :]) ** 2).sum(axis=(1, 2))
-    return total / index.size
+    return total / m
 
 
 def hessian_vector(problem: Problem, X: np.ndarray, V: np.ndarray, memory_mb: float) -> np.ndarray:
@@ -138,16 +147,16 @@ def hessian_extremes(
     problem: Problem,
     X: np.ndarray,
     memory_mb: float,
-    iters: int = 30,
-    rng: np.random.Generator | None = None,
+    iters: int,
+    rngs: Sequence[np.random.Generator],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): the estimates of the local
     smoothness L and strong-convexity μ.
 
     Lanczos with full reorthogonalization, vectorized over replicates: k = min(d, iters)
     Hessian-vector products build an orthonormal Krylov basis Q_r (k × d) per replicate, and the
-    extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d)."""
-    rng = rng if rng is not None else np.random.default_rng(0)
+    extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d). Replicate r's random
+    start (and restart) vectors come from its own generator ``rngs[r]``."""
     R, d = X.shape
     k = min(d, iters)
     Q, HQ = np.zeros((R, k, d)), np.zeros((R, k, d))
@@ -158,7 +167,7 @@ def hessian_extremes(
             w = w - np.einsum("rkd,rk->rd", basis, np.einsum("rkd,rd->rk", basis, w))
         return w
 
-    q = rng.normal(size=(R, d))
+    q = np.stack([rng.normal(size=d) for rng in rngs])
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     for j in range(k):
         Q[:, j] = q
@@ -169,8 +178,11 @@ def hessian_extremes(
         norm = np.linalg.norm(w, axis=1)
         scale = np.abs(HQ[:, j]).max(axis=1) + 1e-300
         stuck = ~(norm > 1e-10 * scale)
-        if stuck.any():
-            w[stuck] = orthonormalize(rng.normal(size=(R, d)), j)[stuck]
+        if stuck.any():  # an invariant subspace: restart from a fresh random direction
+            fresh = np.zeros((R, d))
+            for r in np.flatnonzero(stuck):
+                fresh[r] = rngs[r].normal(size=d)
+            w[stuck] = orthonormalize(fresh, j)[stuck]
             norm = np.linalg.norm(w, axis=1)
         q = w / norm[:, None]
     T = np.einsum("rid,rjd->rij", Q, HQ)

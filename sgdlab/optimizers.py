@@ -39,31 +39,43 @@ def minibatch_estimate(batch_grad, full_grad, x, state, t):
 
 
 class CountState(NamedTuple):
+    """SGD's state: the number of updates taken."""
+
     count: Array
 
 
 class MomentumState(NamedTuple):
+    """Heavy-ball / Nesterov state: update count and velocity v (R, d)."""
+
     count: Array
     velocity: Array
 
 
 class AdagradState(NamedTuple):
+    """AdaGrad state: update count and the running sum of squared gradients G (R, d)."""
+
     count: Array
     sum_sq: Array
 
 
 class RMSPropState(NamedTuple):
+    """RMSProp state: update count and the moving average of squared gradients ν (R, d)."""
+
     count: Array
     nu: Array
 
 
 class AdamState(NamedTuple):
+    """Adam state: update count, first moment m (``mu``) and second moment v (``nu``), (R, d)."""
+
     count: Array
     mu: Array
     nu: Array
 
 
 class SVRGState(NamedTuple):
+    """SVRG state: update count, snapshot x̃ (R, d) and its full gradient ∇f(x̃) (R, d)."""
+
     count: Array
     snapshot: Array
     snapshot_grad: Array
@@ -85,7 +97,7 @@ def sgd() -> Optimizer:
     return Optimizer(init, update, minibatch_estimate)
 
 
-def momentum(beta: float = 0.9) -> Optimizer:
+def momentum(*, beta: float) -> Optimizer:
     """Heavy ball: v_{t+1} = β v_t + g_t,  x_{t+1} = x_t − η_t v_{t+1}."""
 
     def init(x):
@@ -98,7 +110,7 @@ def momentum(beta: float = 0.9) -> Optimizer:
     return Optimizer(init, update, minibatch_estimate)
 
 
-def nesterov(beta: float = 0.9) -> Optimizer:
+def nesterov(*, beta: float) -> Optimizer:
     """Nesterov momentum (Sutskever form, gradient at x_t):
     v_{t+1} = β v_t + g_t,  x_{t+1} = x_t − η_t (β v_{t+1} + g_t)."""
 
@@ -112,7 +124,7 @@ def nesterov(beta: float = 0.9) -> Optimizer:
     return Optimizer(init, update, minibatch_estimate)
 
 
-def adagrad(eps: float = 1e-8) -> Optimizer:
+def adagrad(*, eps: float) -> Optimizer:
     """AdaGrad: G_{t+1} = G_t + g_t²,  x_{t+1} = x_t − η_t g_t / (√G_{t+1} + ε) (per coordinate)."""
 
     def init(x):
@@ -125,7 +137,7 @@ def adagrad(eps: float = 1e-8) -> Optimizer:
     return Optimizer(init, update, minibatch_estimate)
 
 
-def rmsprop(decay: float = 0.9, eps: float = 1e-8) -> Optimizer:
+def rmsprop(*, decay: float, eps: float) -> Optimizer:
     """RMSProp: ν_{t+1} = ρ ν_t + (1−ρ) g_t²,  x_{t+1} = x_t − η_t g_t / (√ν_{t+1} + ε),
     with ρ = ``decay``."""
 
@@ -139,7 +151,7 @@ def rmsprop(decay: float = 0.9, eps: float = 1e-8) -> Optimizer:
     return Optimizer(init, update, minibatch_estimate)
 
 
-def adam(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Optimizer:
+def adam(*, beta1: float, beta2: float, eps: float) -> Optimizer:
     """Adam: m_{t+1} = β₁m_t + (1−β₁)g_t,  v_{t+1} = β₂v_t + (1−β₂)g_t²,
     x_{t+1} = x_t − η_t m̂/(√v̂ + ε) with m̂ = m_{t+1}/(1−β₁^{t+1}), v̂ = v_{t+1}/(1−β₂^{t+1})."""
 
@@ -157,7 +169,7 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Optimiz
     return Optimizer(init, update, minibatch_estimate)
 
 
-def svrg(inner: int) -> Optimizer:
+def svrg(*, inner: int) -> Optimizer:
     """SVRG: every ``inner`` steps take a snapshot x̃ = x_t and its full gradient ∇f(x̃); between
     snapshots use the control-variate estimate g_t = ∇f_B(x_t) − ∇f_B(x̃) + ∇f(x̃) (unbiased,
     with variance → 0 as x_t, x̃ → x*), and step x_{t+1} = x_t − η_t g_t."""
@@ -190,5 +202,6 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 
 
 def make_optimizer(name: str, **params: Any) -> Optimizer:
-    """Build optimizer ``name`` (a key of :data:`OPTIMIZERS`) with its parameters."""
+    """Build optimizer ``name`` (a key of :data:`OPTIMIZERS`) with its parameters, all required
+    (their defaults live in ``conf/optimizer/<name>.yaml`` only)."""
     return OPTIMIZERS[name](**params)

@@ -26,7 +26,7 @@ from . import estimators as est
 from .grids import log_grid
 from .optimizers import Optimizer, make_optimizer
 from .problems import Problem, make_problem
-from .samplers import SAMPLERS, IndexStream, Sampler, replicate_rngs
+from .samplers import ESTIMATES_KEY, SAMPLERS, IndexStream, Sampler, replicate_rngs
 from .schedules import Schedule, make_schedule
 from .validation import check_config, check_problem_fit
 
@@ -72,11 +72,11 @@ def prepare(cfg) -> Plan:
     if cfg.x0 == "random":
         x0 = x0 + np.random.default_rng([int(cfg.seed), 1]).normal(size=problem.d)
     log, e = cfg.log, cfg.log.estimates
+    main, sparse = np.array([0, T]), np.zeros(0, dtype=np.int64)  # log.enabled=false: t = 0, T
     if log.enabled:
-        main = log_grid(T, log.every, log.geometric, log.num)
-        sparse = log_grid(T, e.every, e.geometric, e.num) if e.num > 0 or e.every > 0 else []
-    else:
-        main, sparse = np.array([T]), []
+        main = log_grid(T, every=log.every, geometric=log.geometric, num=log.num)
+        if e.num > 0 or e.every > 0:
+            sparse = log_grid(T, every=e.every, geometric=e.geometric, num=e.num)
     steps = np.union1d(main, sparse).astype(np.int64)
     kind = cfg.averaging.kind
     avg_start = (
@@ -121,7 +121,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
         rec["avg_loss"] = np.full((R, S), np.nan)
     lrs = np.asarray(plan.schedule(np.arange(T + 1)), dtype=float)
     stream = IndexStream(plan.sampler, prob.n, b, replicate_rngs(int(cfg.seed), R))
-    est_rng = np.random.default_rng([int(cfg.seed), 3])
+    est_rngs = replicate_rngs(int(cfg.seed), R, key=ESTIMATES_KEY)
     x = np.tile(plan.x0, (R, 1))
     state = plan.optimizer.init(x)
     active = np.ones(R, dtype=bool)
@@ -161,11 +161,11 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                     rec["x"][:, s] = x
                 if plan.estimated[s]:
                     sig = est.gradient_variance(
-                        prob, x, full_grad, mem, int(cfg.log.estimates.sigma_samples), est_rng
+                        prob, x, full_grad, mem, int(cfg.log.estimates.sigma_samples), est_rngs
                     )
                     rec["sigma_sq"][:, s], rec["second_moment"][:, s] = sig, sig + gns
                     L, mu = est.hessian_extremes(
-                        prob, x, mem, int(cfg.log.estimates.lanczos_iters), est_rng
+                        prob, x, mem, int(cfg.log.estimates.lanczos_iters), est_rngs
                     )
                     rec["L_local"][:, s], rec["mu_local"][:, s] = L, mu
                 if plan.avg_start is not None and avg_count > 0:

@@ -68,10 +68,21 @@ SAMPLERS: dict[str, Sampler] = {
 }
 
 
-def replicate_rngs(seed: int, replicates: int) -> list[np.random.Generator]:
-    """One generator per replicate from ``SeedSequence(seed).spawn(R)``; replicate r's generator
-    is the same whatever R is."""
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(replicates)]
+ESTIMATES_KEY = 1
+"""Spawn key of the replicate generators that draw the estimates' randomness (σ² subsample
+indices, Lanczos start vectors), apart from the minibatch stream."""
+
+
+def replicate_rngs(seed: int, replicates: int, key: int | None = None) -> list[np.random.Generator]:
+    """One generator per replicate: replicate r uses child r of ``SeedSequence(seed).spawn(R)``
+    (its minibatch stream), or with ``key`` = k that child's own child k (spawn key (r, k)), an
+    independent stream for another purpose. Replicate r's generator is the same whatever R is."""
+    children = np.random.SeedSequence(seed).spawn(replicates)
+    if key is not None:
+        children = [
+            np.random.SeedSequence(c.entropy, spawn_key=(*c.spawn_key, key)) for c in children
+        ]
+    return [np.random.default_rng(c) for c in children]
 
 
 class IndexStream:

@@ -1,7 +1,8 @@
 """Step-size schedules: plain ``t -> η_t`` functions, all scaling the base step η₀.
 
 Each factory takes the base step size ``lr`` (η₀), the run's horizon ``horizon`` (T, the number
-of steps) and the schedule's own parameters, and returns a function of the iteration number
+of steps) and the schedule's own parameters (keyword-only and required: their defaults live in
+``conf/schedule/<name>.yaml`` only), and returns a function of the iteration number
 ``t = 0, 1, ...`` (an int or an integer array) giving η_t (a float or a float array).
 
 The table :data:`SCHEDULES` maps the config name (``schedule=<name>``) to its factory.
@@ -21,7 +22,7 @@ def constant(lr: float, horizon: int) -> Schedule:
     return lambda t: lr * np.ones_like(np.asarray(t, dtype=float))
 
 
-def inverse_time(lr: float, horizon: int, gamma: float = 1.0) -> Schedule:
+def inverse_time(lr: float, horizon: int, *, gamma: float) -> Schedule:
     """η_t = η₀·γ/(γ + t); with η₀ = γ = 1 this is 1/(t+1) (Robbins–Monro, BCN Thm 4.7)."""
     return lambda t: lr * gamma / (gamma + np.asarray(t, dtype=float))
 
@@ -38,7 +39,7 @@ def horizon_sqrt(lr: float, horizon: int) -> Schedule:
     return lambda t: value * np.ones_like(np.asarray(t, dtype=float))
 
 
-def step_decay(lr: float, horizon: int, factor: float = 0.5, every: int = 250) -> Schedule:
+def step_decay(lr: float, horizon: int, *, factor: float, every: int) -> Schedule:
     """η_t = η₀·factor^⌊t/every⌋: multiply the step by ``factor`` every ``every`` steps."""
     return lambda t: lr * factor ** (np.asarray(t) // every)
 

@@ -6,10 +6,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 import sgdlab
 from analysis import check, check_all
+from analysis.assumptions import _step_rows
 from analysis.bounds import BOUNDS
+from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX
+from analysis.constants import read_run, run_constants
+from analysis.quantities import dense_prefix
 
 SPEC_COLUMNS = ["theorem", "step", "quantity", "empirical_mean", "ci_low", "ci_high", "bound",
                 "slack", "status"]  # fmt: skip
@@ -55,8 +60,18 @@ def test_theorems_that_apply_hold_on_strongly_convex_least_squares(lsq_result):
     for theorem in ("sra_nonconvex", "bcn_4_6", "bcn_4_8", "bcn_4_10", "sc_constant_step"):
         assert _status(lsq_result, theorem) == "holds", theorem
     rows = lsq_result.checks.query("theorem == 'bcn_4_6'")
-    assert len(rows) == 101 and (rows["ci_low"] <= rows["empirical_mean"]).all()
+    assert len(rows) == 101
     assert np.allclose(rows["slack"], rows["bound"] / rows["empirical_mean"])
+
+
+def test_ci_low_is_the_bonferroni_t_bound_of_the_replicate_values(lsq, lsq_result):
+    # theory §9 by hand (scipy, not analysis.stats): Q̄ − t_{1−α/|𝒯|, R−1}·s/√R, |𝒯| = 101 steps
+    q = lsq["suboptimality"].sel(step=50).values
+    t_crit = scipy.stats.t.ppf(1 - 0.05 / 101, q.size - 1)
+    want = q.mean() - t_crit * q.std(ddof=1) / np.sqrt(q.size)
+    row = lsq_result.checks.query("theorem == 'bcn_4_6' and step == 50").iloc[0]
+    assert row["empirical_mean"] == pytest.approx(q.mean(), rel=1e-12)
+    assert row["ci_low"] == pytest.approx(want, rel=1e-9)
 
 
 def test_constants_say_where_they_come_from(lsq_result):
@@ -177,3 +192,119 @@ def test_random_reshuffling_bound_is_checked_at_epoch_ends():
     steps = result.checks.query("theorem == 'rr_mkr'")["step"]
     assert (steps % 3 == 0).all() and len(steps) == 21
     assert _status(result, "sc_constant_step") == "not_applicable"  # not i.i.d. sampling
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_x0_constants_are_missing_unless_the_log_starts_at_t0(toy):
+    full, full_missing = run_constants(read_run(toy))
+    assert {"delta", "delta_star", "dist0_sq"} <= set(full)  # control: t = 0 is logged
+    late = toy.isel(step=slice(1, None))  # as with log.enabled=false: x_0 is not in the log
+    consts, missing = run_constants(read_run(late))
+    for name in ("delta", "delta_star", "dist0_sq"):
+        assert name not in consts, name
+        assert "x_0 is not logged" in missing[name] and "t = 1" in missing[name]
+    result = check_all(late)
+    a = result.assumptions.set_index(["theorem", "assumption"])
+    assert a.loc[("sc_constant_step", "constants"), "status"] == "unknown"
+    assert "x_0 is not logged" in a.loc[("sc_constant_step", "constants"), "detail"]
+    assert a.loc[("region_of_confusion", "deterministic_x0"), "status"] == "unknown"
+    s = result.summary.set_index("theorem")
+    for theorem in ("sc_constant_step", "nsw_2_1", "region_of_confusion"):
+        assert s.loc[theorem, "status"] == "not_applicable", theorem
+        assert "x_0 is not logged" in s.loc[theorem, "reason"], theorem
+
+
+FULL_BATCH = ["problem=mean", "batch_size=100", "sampler=reshuffle", "steps=5", "replicates=8"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_full_batch_fpc_is_not_violated_by_round_off(seed):
+    result = check_all(sgdlab.run([*FULL_BATCH, f"seed={seed}"]))  # FPC value 0 exactly at b = n
+    assert _status(result, "fpc_minibatch") == "holds"
+    run_rows = result.assumptions.query("theorem == 'run'").set_index("assumption")
+    assert run_rows.loc["unbiased_gradient", "status"] == "holds"
+    assert abs(run_rows.loc["unbiased_gradient", "margin"]) < 1e-6
+
+
+@pytest.fixture(scope="module")
+def full_batch():
+    return sgdlab.run(FULL_BATCH)
+
+
+def test_round_off_floor_is_tiny_against_sigma_sq(full_batch):
+    sig = float(full_batch["sigma_sq"].max())
+    jitter = 1 + 0.01 * np.random.default_rng(0).random(full_batch["noise_sq"].shape)
+    # summation-order noise of ~1e-32 at every replicate: the LCB is above 0, yet it is round-off
+    tiny = full_batch.assign(noise_sq=(full_batch["noise_sq"].dims, jitter * 1.2e-32))
+    result = check_all(tiny)
+    assert _status(result, "fpc_minibatch") == "holds"
+    run_rows = result.assumptions.query("theorem == 'run'").set_index("assumption")
+    assert run_rows.loc["unbiased_gradient", "status"] == "holds"
+    # a real excess of 1e-8·σ² is far above the floor (1e3·u·σ²) and is still a violation
+    real = full_batch.assign(noise_sq=(full_batch["noise_sq"].dims, jitter * 1e-8 * sig))
+    result = check_all(real)
+    assert _status(result, "fpc_minibatch") == "violated"
+    run_rows = result.assumptions.query("theorem == 'run'").set_index("assumption")
+    assert run_rows.loc["unbiased_gradient", "status"] == "violated"
+
+
+def test_convex_averaging_needs_the_full_average_with_a_constant_step():
+    tail = check_all(sgdlab.run([*SMALL, "replicates=4", "averaging.kind=tail"]))
+    a = tail.assumptions.set_index(["theorem", "assumption"])
+    assert a.loc[("convex_averaging", "full_average"), "status"] == "violated"
+    assert _status(tail, "convex_averaging") == "not_applicable"
+    assert (
+        "averaging.kind=tail" in tail.summary.set_index("theorem").loc["convex_averaging", "reason"]
+    )
+    decaying = check_all(
+        sgdlab.run([*SMALL, "replicates=4", "averaging.kind=full", "schedule=inverse_time"])
+    )  # the logged average is uniform, the theorem's x̄_t is step-weighted
+    a = decaying.assumptions.set_index(["theorem", "assumption"])
+    assert a.loc[("convex_averaging", "full_average"), "status"] == "holds"
+    assert a.loc[("convex_averaging", "uniform_weights"), "status"] == "violated"
+    assert _status(decaying, "convex_averaging") == "not_applicable"
+
+
+def test_running_averages_on_a_sparse_grid_say_they_cover_only_the_dense_prefix(lsq_result):
+    ds = sgdlab.run(["problem.n=50", "problem.d=5", "steps=200", "replicates=4"])  # geometric
+    k = dense_prefix(ds)
+    assert 0 < k < ds.sizes["step"]
+    result = check_all(ds)
+    s = result.summary.set_index("theorem")
+    note = f"checked at t ≤ {k - 1} only, of T = 200"
+    for theorem in ("sra_nonconvex", "bcn_4_8", "bcn_4_10"):
+        assert s.loc[theorem, "status"] == "holds", theorem
+        assert s.loc[theorem, "coverage"] == COVERAGE_PREFIX, theorem
+        assert note in s.loc[theorem, "reason"] and "log.every=1" in s.loc[theorem, "reason"]
+        rows = result.checks.query("theorem == @theorem")
+        assert rows["step"].max() == k - 1 and rows["reason"].str.contains(note).all()
+    assert s.loc["bcn_4_6", "coverage"] == COVERAGE_ALL
+    assert "only" not in s.loc["bcn_4_6", "reason"]
+    assert s.loc["bcn_4_7", "coverage"] == COVERAGE_NONE
+    dense = lsq_result.summary.set_index("theorem")  # log.every=1: every step is checked
+    assert dense.loc["bcn_4_8", "coverage"] == COVERAGE_ALL
+    assert "only" not in dense.loc["bcn_4_8", "reason"]
+
+
+def test_step_margins_come_from_the_bound_and_respect_a_given_M_G():
+    # BCN cap μ/(L M_G) = 1/(2·2) = 0.25 with M_G = 2 given; η = 0.3 is 20% above it
+    kw = {"L": 2.0, "M": 1.0, "M_G": 2.0, "mu_bcn": 1.0}
+    rows = _step_rows("bcn_4_6", 0.3, kw)
+    assert rows["lr_cap"]["status"] == "violated"
+    assert rows["lr_cap"]["margin"] == pytest.approx(-0.2, rel=1e-12)
+    assert _step_rows("bcn_4_6", 0.25, kw)["lr_cap"]["margin"] == 0.0
+    # a margin for every capped condition, also the ones the old table missed
+    rows = _step_rows("region_of_confusion", 0.66, {"a_vec": [1, 1, 2], "b_vec": [0, 2, 2]})
+    assert rows["lr_stationary"]["margin"] == pytest.approx(1 - 0.66 / (2 / 3), rel=1e-12)
+
+
+def test_lsq1d_sigma_star_sq_is_only_the_datasets(toy):
+    consts, _ = run_constants(read_run(toy))
+    assert consts["sigma_star_sq"].source == "known"
+    assert consts["sigma_star_sq"].value == pytest.approx(2 / 3)
+    blank = toy.assign(sigma_star_sq=np.nan)  # no second source for the same fact
+    consts, missing = run_constants(read_run(blank))
+    assert "sigma_star_sq" not in consts and "NaN" in missing["sigma_star_sq"]
+    assert list(consts["a_vec"].value) == [1.0, 1.0, 2.0]  # the data vectors still come from cfg

@@ -9,6 +9,7 @@ from test_analysis_collect import _fake_sweep
 import sgdlab
 from analysis import report, write_run_report
 from analysis.bounds import BOUNDS
+from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX
 from analysis.report import main
 
 
@@ -62,3 +63,29 @@ def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
     assert list(summary.columns[:3]) == ["sampler", "optimizer.lr", "theorem"]
     assert len(summary) == 4 * len(BOUNDS)
     assert main([str(sweep_dir / "sweep.nc"), "--out", str(tmp_path / "again")]) == 0
+
+
+def test_verdict_states_the_level_of_both_kinds_of_check():
+    summary = pd.DataFrame(
+        {"theorem": ["a", "b", "c"], "status": ["holds", "holds", "not_applicable"],
+         "coverage": [COVERAGE_ALL, COVERAGE_PREFIX, COVERAGE_NONE]}
+    )  # fmt: skip
+    text = report.verdict(summary, alpha=0.025)
+    assert text.startswith("Verdict: 2 holds, 1 not_applicable")
+    assert "one-sided 97.5%" in text and "two-sided 97.5%" in text and "95%" not in text
+    assert text.endswith("checks every step): b.")
+
+
+def test_report_uses_alpha_and_shows_partial_coverage(run_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
+    assert main([str(run_dir), "--alpha", "0.01", "--out", str(tmp_path)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    md = (tmp_path / "report.md").read_text()
+    for text in (line, md):
+        assert "one-sided 99%" in text and "two-sided 99%" in text and "95%" not in text
+        # the run is on the default geometric grid: running averages exist on a prefix only
+        prefix = text.split("Checked only on the dense prefix of the log grid")[1]
+        assert all(t in prefix for t in ("sra_nonconvex", "bcn_4_8", "bcn_4_10"))
+    summary = pd.read_csv(tmp_path / "summary.csv").set_index("theorem")
+    assert summary.loc["bcn_4_8", "coverage"] == COVERAGE_PREFIX
+    assert "| coverage |" in md and COVERAGE_PREFIX in md

@@ -114,6 +114,31 @@ def test_registry_entry_is_consistent(tid):
     assert e.fn.__doc__ and "Assumptions" in e.fn.__doc__ and "Citation" in e.fn.__doc__
 
 
+@pytest.mark.parametrize("tid", sorted(IDS))
+@pytest.mark.parametrize("scale", [0.5, 1.0, 1.5, 3.0])
+def test_step_check_margins_agree_with_their_conditions(tid, scale):
+    steps, lr, consts, _ = CASES[tid]
+    lr = None if lr is None else np.asarray(lr, float) * scale
+    checks = B.BOUNDS[tid].step_checks(lr, **consts)
+    assert B.BOUNDS[tid].step_conditions(lr, **consts) == {k: c.ok for k, c in checks.items()}
+    for key, c in checks.items():
+        if np.isfinite(c.margin) and c.margin != 0:
+            assert c.ok == (c.margin > 0), (key, c)
+
+
+def test_step_check_margins_are_one_minus_value_over_cap():
+    bcn = B.BOUNDS["bcn_4_6"].step_checks
+    assert bcn(0.25, L=2, M_G=2)["lr_cap"] == (True, 0.0)  # cap μ/(L M_G) = 1/4
+    assert bcn(0.3, L=2, M_G=2)["lr_cap"].margin == pytest.approx(-0.2, rel=REL)
+    assert bcn(0.1, L=2, M_V=1, mu_G=2)["lr_cap"].margin == pytest.approx(1 - 0.1 * 10, rel=REL)
+    c47 = B.BOUNDS["bcn_4_7"].step_checks(None, beta=4, gamma=3, L=2, mu=1, M_G=1)
+    assert c47["beta_gt"].margin == pytest.approx(1 - 1 / 4, rel=REL)  # 1 − 1/(βcμ)
+    assert c47["first_lr_cap"].margin == pytest.approx(1 - (4 / 4) / 0.5, rel=REL)
+    assert not c47["first_lr_cap"].ok and np.isnan(c47["lr_schedule"].margin)
+    nsw = B.BOUNDS["nsw_2_1"].step_checks(0.25, sup_L=4)["lr_lt_inv_sup_L"]
+    assert nsw == (False, 0.0)  # strict: met exactly is not enough
+
+
 def test_steps_shape_is_preserved():
     out = B.sc_constant_step(np.array([[0, 1], [2, 3]]), lr=0.1, mu=1, sigma_sq=1, dist0_sq=1)
     assert out.shape == (2, 2)
@@ -288,25 +313,38 @@ def _rr_stationary(gamma):
     return (ec2 + 2 * contraction * ec * mean) / (1 - contraction**2)
 
 
-def test_T5_mkr_shuffle_variance_and_bound():
-    for gamma in (Fr(1, 10), Fr(1, 100), Fr(1, 4)):
-        assert _shuffle_variance(gamma) / gamma == Fr(5, 6)  # σ²_rad = 5/6 for every γ
-    # μ = min a² = 1, L = max a² = 4, n = 3, σ*² = 2/3: [μnσ*²/8, Lnσ*²/4] = [1/4, 2].
-    assert Fr(1, 4) <= Fr(5, 6) <= Fr(2)
+def test_T5_mkr_bound_with_the_enumerated_shuffle_variance():
+    # σ²_Shuffle enumerated over all permutations (σ²_rad = 5/6 for every γ) fed to rr_mkr:
+    # neighbourhood 2γ²σ²_rad/μ = 2·0.01·(5/6) = 1/60 at γ = 0.1 (μ = min a² = 1).
     gamma = 0.1
-    kw = dict(lr=gamma, n=3, mu_min=1, dist0_sq=1, sigma_shuffle_sq=gamma * 5 / 6)
-    limit = B.rr_mkr(3 * 10**4, **kw)
-    assert limit == pytest.approx(1 / 60, rel=REL)  # 2γ²σ²_rad/μ = 2·0.01·(5/6)
-    assert _rr_stationary(Fr(1, 10)) == Fr(563, 572853)
+    kw = dict(lr=gamma, n=3, mu_min=1, dist0_sq=1)
+    shuffle = float(_shuffle_variance(Fr(1, 10)))
+    limit = B.rr_mkr(3 * 10**4, **kw, sigma_shuffle_sq=shuffle)
+    assert limit == pytest.approx(1 / 60, rel=REL)
+    # T5 slack against the exact RR stationary value: ×16.958 at γ = 0.1, ×216.25 at γ = 0.01
     assert limit / float(_rr_stationary(Fr(1, 10))) == pytest.approx(16.958, rel=1e-4)
-    kw01 = dict(kw, lr=0.01, sigma_shuffle_sq=0.01 * 5 / 6)
+    shuffle01 = float(_shuffle_variance(Fr(1, 100)))
+    kw01 = dict(kw, lr=0.01, sigma_shuffle_sq=shuffle01)
     ratio = B.rr_mkr(3 * 10**6, **kw01) / float(_rr_stationary(Fr(1, 100)))
     assert ratio == pytest.approx(216.25, rel=1e-4)
     # Epoch indexing: T epochs end at t = nT; (1 − γμ)^{nT} d0 + 1/60 at T=2; mid-epoch inf.
-    got = B.rr_mkr([6, 7], **kw)
+    got = B.rr_mkr([6, 7], **kw, sigma_shuffle_sq=shuffle)
     assert got[0] == pytest.approx(0.9**6 + 1 / 60, rel=REL) and np.isinf(got[1])
     cond = B.BOUNDS["rr_mkr"].step_conditions
     assert cond(0.25, sup_L=4)["lr_le_inv_sup_L"] and not cond(0.26, sup_L=4)["lr_le_inv_sup_L"]
+
+
+@pytest.mark.parametrize("gamma", [Fr(1, 4), Fr(1, 10), Fr(1, 100)])
+def test_mkr_sigma_star_form_dominates_the_exact_shuffle_variance(gamma):
+    # rr_mkr without σ²_Shuffle uses its upper bound γ·supL·n·σ*²/4 (σ*² from confusion_region):
+    # never below the bound with the enumerated σ²_Shuffle, nor below the exact RR value.
+    r = B.confusion_region(TOY_A, TOY_B)
+    kw = dict(lr=float(gamma), n=3, mu_min=1, dist0_sq=1)
+    steps = [0, 3, 30, 3 * 10**5]
+    upper = B.rr_mkr(steps, **kw, sup_L=4, sigma_star_sq=r.sigma_star_sq)
+    exact_var = B.rr_mkr(steps, **kw, sigma_shuffle_sq=float(_shuffle_variance(gamma)))
+    assert np.all(upper >= exact_var) and upper[-1] > exact_var[-1]
+    assert exact_var[-1] >= float(_rr_stationary(gamma))
 
 
 # --------------------------------------------------------------------------- §6a FPC (T2, T2b)
@@ -314,8 +352,7 @@ def test_T5_mkr_shuffle_variance_and_bound():
 
 def test_T2_fpc():
     assert B.running_mean_var(50, sigma_sq=1, n=100) == pytest.approx(50 / 99 / 50, rel=REL)
-    s2 = float(np.var(np.arange(1, 101)))
-    assert s2 == 833.25
+    s2 = 833.25  # population variance of 1..100
     with_r = B.fpc_minibatch([9], sigma_sq=s2, n=100, b=50, replace=True)
     without = B.fpc_minibatch([9], sigma_sq=s2, n=100, b=50)
     assert with_r[0] == pytest.approx(16.665, rel=REL)
@@ -333,20 +370,18 @@ def test_T2b_fpc_by_exact_enumeration():
 
     without = var_of_mean(combinations(pop, 3))
     with_r = var_of_mean(product(pop, repeat=3))
-    assert float(without) == pytest.approx(2.494444, abs=1e-6)
-    assert float(with_r) == pytest.approx(4.157407, abs=1e-6)
-    assert B.running_mean_var(3, sigma_sq=float(s2), n=6) == pytest.approx(float(without), rel=REL)
+    got = B.running_mean_var(3, sigma_sq=float(s2), n=6)
+    assert got == pytest.approx(float(without), rel=REL)
+    assert got == pytest.approx(2.494444, abs=1e-6)  # theory.md T2b
     got = B.running_mean_var(3, sigma_sq=float(s2), n=6, replace=True)
     assert got == pytest.approx(float(with_r), rel=REL)
+    assert got == pytest.approx(4.157407, abs=1e-6)
     assert B.running_mean_var(6, sigma_sq=float(s2), n=6) == 0.0  # k = N: exactly 0
 
 
 def test_T11_toy_minibatch_noise_and_per_step_sigma():
     # Toy at x=0.3: g_i = (0.3, −1.7, −2.8), σ² = 4.94/3; b=2: σ²/2 and σ²·1/(2·2).
-    a, b = np.array(TOY_A), np.array(TOY_B)
-    g = a * (a * 0.3 - b)
-    s2 = float(np.var(g))
-    assert s2 == pytest.approx(1.646667, abs=1e-6)
+    s2 = 4.94 / 3
     assert B.fpc_minibatch(0, sigma_sq=s2, n=3, b=2, replace=True) == pytest.approx(s2 / 2, rel=REL)
     assert B.fpc_minibatch(0, sigma_sq=s2, n=3, b=2) == pytest.approx(0.411667, abs=1e-6)
     per_step = B.fpc_minibatch([0, 1], sigma_sq=[4.0, 8.0], n=5, b=2)  # ·3/8
@@ -356,15 +391,34 @@ def test_T11_toy_minibatch_noise_and_per_step_sigma():
 # --------------------------------------------------------------------------- §5 region (T3)
 
 
+def _component_gradients(x, a_vec=TOY_A, b_vec=TOY_B):
+    """∇f_i(x) = a_i(a_i x − b_i) of f_i(x) = (a_i x − b_i)²/2 (the test's oracle)."""
+    a, b = np.asarray(a_vec, float), np.asarray(b_vec, float)
+    return a * (a * x - b)
+
+
 def test_T3_region_and_component_gradients():
     r = B.confusion_region(TOY_A, TOY_B)
     assert (r.lo, r.hi, r.x_star, r.m2, r.m4) == (0.0, 2.0, 1.0, 2.0, 6.0)
     assert r.sigma_star_sq == pytest.approx(2 / 3, rel=REL)
-    a2, xi = np.array(TOY_A) ** 2, np.array(TOY_B) / np.array(TOY_A)
-    assert list(a2 * (r.x_star - xi)) == [1.0, -1.0, 0.0]
-    assert list(a2 * (3 - xi)) == [3.0, 1.0, 8.0]
-    assert list(a2 * (1.5 - xi)) == [1.5, -0.5, 2.0]  # component 2 points the wrong way
-    assert list(a2 * (-1 - xi)) == [-1.0, -3.0, -8.0]
+    g_star = _component_gradients(r.x_star)
+    assert g_star.mean() == pytest.approx(0.0, abs=1e-15)  # x* is the minimizer
+    assert r.sigma_star_sq == pytest.approx(np.mean(g_star**2), rel=REL)
+    assert r.cross == pytest.approx(np.mean(np.array(TOY_A) ** 2 * g_star), rel=REL)
+    assert r.var_a2 == pytest.approx(np.var(np.array(TOY_A) ** 2), rel=REL)
+
+
+@pytest.mark.parametrize("a_vec,b_vec", [(TOY_A, TOY_B), ([1.0, 2.0, -1.0], [1.0, 0.0, 3.0])])
+def test_region_of_confusion_is_where_the_component_gradients_disagree(a_vec, b_vec):
+    r = B.confusion_region(a_vec, b_vec)
+    assert r.lo <= r.x_star <= r.hi
+    eps = 1e-9 * max(1.0, r.hi - r.lo)
+    for x in (r.lo - eps, r.hi + eps):  # outside: every f_i pulls the same way
+        g = _component_gradients(x, a_vec, b_vec)
+        assert np.all(g > 0) or np.all(g < 0), x
+    for x in (r.lo + eps, r.x_star, r.hi - eps):  # inside: some component points the wrong way
+        g = _component_gradients(x, a_vec, b_vec)
+        assert g.min() < 0 < g.max(), x
 
 
 @pytest.mark.parametrize("batch,tmax", [(1, 5), (2, 3)])

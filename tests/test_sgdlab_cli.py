@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from omegaconf import OmegaConf
 
 import sgdlab
-from sgdlab import cli
+from sgdlab import ConfigError, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +74,12 @@ BAD = [
     (["problem=logistic", "problem.data=/no/such/file.csv"], "problem.data"),
     (["problem=nope"], "problem"),
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),  # every job of a sweep is checked
+    (["-m", "sampler=choice(reshuffle,sideways)"], "sampler='sideways'"),
+    (["-m", "sampler=glob(zz*)"], "matches no option"),
+    (["-m", "optimizer.lr=interval(0.1,1)"], "interval sweep"),
+    (["steps"], "override 'steps'"),
+    (["--config-dir", "/no/such/dir", "experiment=mine"], "--config-dir"),
+    (["--cfg", "job", "problem=nope"], "problem"),  # checked even when only printing
 ]
 
 
@@ -151,3 +158,52 @@ def test_non_editable_install_runs_from_another_directory(tmp_path):
                          env=env, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert len(list(work.glob("outputs/*/*/run.nc"))) == 1
+
+
+def _prepared(monkeypatch):
+    """Record the config of every job the precheck composes (instead of building it)."""
+    seen = []
+    monkeypatch.setattr("sgdlab.runner.prepare", seen.append)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "sweep,samplers",
+    [
+        ("sampler=choice(with_replacement,reshuffle)", ["with_replacement", "reshuffle"]),
+        ("sampler=glob(*)", ["cyclic", "reshuffle", "shuffle_once", "with_replacement"]),
+        ("sampler=glob(*,exclude=[cyclic,shuffle_once])", ["reshuffle", "with_replacement"]),
+    ],
+)
+def test_hydra_sweep_syntax_passes_the_precheck(sweep, samplers, monkeypatch):
+    seen = _prepared(monkeypatch)
+    cli.precheck(["-m", sweep, "optimizer.lr=choice(0.01,0.1)", "steps=5"])
+    jobs = {(c.sampler.name, c.optimizer.lr) for c in seen}
+    assert len(seen) == 2 * len(samplers)
+    assert jobs == {(s, lr) for s in samplers for lr in (0.01, 0.1)}
+
+
+def test_config_dir_adds_user_experiments(tmp_path, monkeypatch):
+    """``--config-dir DIR experiment=mine`` (Hydra's way to add configs) reaches compose."""
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nsteps: 7\n")
+    (tmp_path / "experiment" / "bad.yaml").write_text("# @package _global_\nsteps: -7\n")
+    seen = _prepared(monkeypatch)
+    cli.precheck(["--config-dir", str(tmp_path), "experiment=mine"])
+    cli.precheck(["-m", "--config-dir", str(tmp_path), "experiment=glob(m*)"])
+    assert [c.steps for c in seen] == [7, 7]
+    with pytest.raises(ConfigError, match="experiment='mine'"):
+        cli.precheck(["experiment=mine"])
+    with pytest.raises(ConfigError, match="steps"):
+        sgdlab.run(sgdlab.compose(["experiment=bad"], config_dir=tmp_path))
+    out = sgdlab_cmd(["--cfg", "job", "--config-dir", str(tmp_path), "experiment=mine"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "steps: 7" in out.stdout
+
+
+def test_summary_ci_uses_student_t_for_small_R():
+    final = np.array([1.0, 2.0, 3.0])  # R = 3: half-width t(0.975, 2)·s/√3 = 2.48, not 1.13
+    ds = xr.Dataset({"suboptimality": (("replicate", "step"), np.stack([final * 9, final], 1))})
+    ds.attrs.update(problem="mean", optimizer="sgd", schedule="constant", sampler="cyclic",
+                    replicates=3, steps=1, batch_size=1, wall_time_s=0.0, n_diverged=0)  # fmt: skip
+    assert "2 ± 2.5 (95% CI)" in cli.summarize(ds)

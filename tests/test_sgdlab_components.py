@@ -1,10 +1,18 @@
-"""Conformance tests over every registered sampler, schedule and optimizer, plus grids and I/O."""
+"""Conformance tests over every registered sampler, schedule and optimizer, plus grids, I/O
+and docstrings."""
+
+import importlib
+import inspect
+import pkgutil
 
 import numpy as np
 import pytest
 import scipy.stats
 import xarray as xr
+from omegaconf import OmegaConf
 
+import sgdlab
+from sgdlab.config import conf_dir
 from sgdlab.grids import log_grid
 from sgdlab.io import read_dataset, write_dataset
 from sgdlab.optimizers import OPTIMIZERS, make_optimizer
@@ -83,7 +91,25 @@ def test_schedule_contract(name):
     assert np.isclose(float(fn(7)), values[7])
 
 
-OPT_PARAMS = {"momentum": {"beta": 0.5}, "nesterov": {"beta": 0.5}, "svrg": {"inner": 5}}
+OPT_PARAMS = {"momentum": {"beta": 0.5}, "nesterov": {"beta": 0.5}, "svrg": {"inner": 5},
+              "adagrad": {"eps": 1e-8}, "rmsprop": {"decay": 0.9, "eps": 1e-8},
+              "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "group,table,positional",
+    [("optimizer", OPTIMIZERS, ()), ("schedule", SCHEDULES, ("lr", "horizon"))],
+)
+def test_factories_have_no_defaults_and_take_exactly_the_yaml_keys(group, table, positional):
+    """Each default lives only in conf/<group>/<name>.yaml: the factories take every parameter
+    as a required keyword, and exactly the keys the YAML sets (besides name and lr)."""
+    for name, factory in table.items():
+        params = inspect.signature(factory).parameters.values()
+        assert [p.name for p in params if p.kind is not p.KEYWORD_ONLY] == list(positional)
+        assert all(p.default is p.empty for p in params), name
+        yaml = OmegaConf.load(conf_dir() / group / f"{name}.yaml")
+        keyword = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+        assert keyword == set(yaml) - {"defaults", "name", "lr"}, name
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -113,18 +139,48 @@ def test_optimizer_update_equations_one_step():
     np.testing.assert_allclose(x2, x1 - lr * (0.9 * 2 + 2))
     nv = make_optimizer("nesterov", beta=0.9)
     np.testing.assert_allclose(nv.update(g, x, nv.init(x), lr)[0], 1 - lr * (0.9 * 2 + 2))
-    ad = make_optimizer("adam")
+    ad = make_optimizer("adam", beta1=0.9, beta2=0.999, eps=1e-8)
     np.testing.assert_allclose(ad.update(g, x, ad.init(x), lr)[0], 1 - lr, rtol=1e-6)
     ag = make_optimizer("adagrad", eps=0.0)
     np.testing.assert_allclose(ag.update(g, x, ag.init(x), lr)[0], 1 - lr)
 
 
 def test_log_grid():
-    np.testing.assert_array_equal(log_grid(10, every=0), [0, 10])
-    np.testing.assert_array_equal(log_grid(10, every=3), [0, 3, 6, 9, 10])
-    geo = log_grid(1000, geometric=True, num=10)
+    np.testing.assert_array_equal(log_grid(10, every=0, geometric=False, num=5), [0, 10])
+    np.testing.assert_array_equal(log_grid(10, every=3, geometric=False, num=5), [0, 3, 6, 9, 10])
+    geo = log_grid(1000, every=0, geometric=True, num=10)
     assert geo[0] == 0 and geo[-1] == 1000 and np.all(np.diff(geo) > 0)
     assert np.all(np.diff(np.log(geo[1:])) > 0.5)
+
+
+def test_log_grid_every_wins_over_geometric():
+    """``every`` = k > 0 logs every k steps even with ``geometric`` on (the default)."""
+    np.testing.assert_array_equal(log_grid(100, every=25, geometric=True, num=5),
+                                  [0, 25, 50, 75, 100])  # fmt: skip
+
+
+def test_public_functions_and_classes_have_their_own_docstring():
+    """Every public function, class and method of sgdlab has a docstring of its own (not the
+    ``Name(field, ...)`` one that dataclasses and NamedTuples generate)."""
+    missing = []
+    for info in pkgutil.walk_packages(sgdlab.__path__, "sgdlab."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            members = [(name, obj)]
+            if inspect.isclass(obj):
+                members += [(f"{name}.{k}", v) for k, v in vars(obj).items()
+                            if inspect.isfunction(v) and not k.startswith("_")]  # fmt: skip
+            for label, member in members:
+                doc = member.__doc__ or ""
+                if not doc.strip() or doc.startswith(f"{member.__name__}("):
+                    missing.append(f"{module.__name__}.{label}")
+    assert missing == []
 
 
 def test_atomic_write_replaces_and_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -1,6 +1,8 @@
 """The run API and the dataset: schema, reproducibility, divergence, early stopping, averaging,
 problem conformance, and bad input failing before any work."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,45 @@ def test_log_grids_every_zero_and_geometric():
     ds = sgdlab.run([*FAST, "log.geometric=false", "log.every=10", "log.estimates.every=0",
                      "log.estimates.num=0", "log.estimates.geometric=false"])  # fmt: skip
     assert ds["step"].values.tolist() == [0, 10, 20, 30]
+
+
+def test_log_every_wins_over_geometric_on_both_grids():
+    ds = sgdlab.run([*FAST, "log.every=10", "log.estimates.every=15"])  # geometric stays true
+    assert ds["step"].values.tolist() == [0, 10, 15, 20, 30]
+    assert ds["step"].values[ds["estimated"].values].tolist() == [0, 15, 30]
+
+
+def test_log_disabled_still_logs_x0_and_keeps_the_divergence_baseline():
+    """``log.enabled=false`` logs t = 0 and T, so the divergence test compares f(x_T) with f(x₀)
+    (the setting of the divergence test below, where some replicates blow up)."""
+    over = [
+        "problem=lsq1d",
+        "problem.a=[1.0,3.0]",
+        "problem.b=[0.0,0.0]",
+        "optimizer.lr=0.3",
+        "batch_size=1",
+        "replicates=50",
+        "steps=20",
+        "divergence_factor=1e4",
+        "x0=random",
+    ]
+    ds = sgdlab.run([*over, "log.enabled=false"])  # fmt: skip
+    assert ds["step"].values.tolist() == [0, 20] and not ds["estimated"].values.any()
+    x0 = prepare(sgdlab.compose([*over, "log.enabled=false"])).x0[0]
+    np.testing.assert_allclose(ds["loss"].isel(step=0), 0.5 * x0**2 * (1 + 9) / 2)
+    assert 0 < ds.attrs["n_diverged"] < 50
+
+
+def test_estimates_of_replicate_r_do_not_depend_on_R():
+    """σ² subsamples and Lanczos start vectors come from replicate r's own generator."""
+    over = ["problem=least_squares", "problem.n=200", "problem.d=40", "steps=10", "log.num=2",
+            "log.estimates.num=2", "log.estimates.lanczos_iters=5",
+            "log.estimates.sigma_samples=100"]  # fmt: skip
+    two, three = sgdlab.run([*over, "replicates=2"]), sgdlab.run([*over, "replicates=3"])
+    assert two["estimated"].values.sum() == 3  # t = 0, 1, 10
+    for name in ("L_local", "mu_local", "sigma_sq"):
+        np.testing.assert_array_equal(two[name], three[name][:2])
+    assert not np.array_equal(two["L_local"][0], two["L_local"][1])  # not a shared draw
 
 
 def test_bit_identical_and_replicate_r_independent_of_R():
@@ -299,8 +340,22 @@ def test_bad_npz_files(tmp_path):
         sgdlab.run(["problem=logistic", f"problem.data={missing}", "batch_size=1"])
     broken = tmp_path / "b.npz"
     broken.write_bytes(b"not a zip file")
-    with pytest.raises(ConfigError, match="malformed"):
+    with pytest.raises(ConfigError, match="not a valid .npz file"):
         sgdlab.run(["problem=logistic", f"problem.data={broken}", "batch_size=1"])
+    objects = tmp_path / "o.npz"
+    np.savez(objects, X=np.array([None, 1.0], dtype=object), y=np.arange(2))
+    with pytest.raises(ConfigError, match="malformed .npz file; needs numeric arrays"):
+        sgdlab.run(["problem=logistic", f"problem.data={objects}", "batch_size=1"])
+
+
+@pytest.mark.parametrize("content,fragment", [("f1,f2,y\n", "no data rows"), ("", "CSV is empty")])
+def test_header_only_or_empty_csv_says_so_without_a_warning(tmp_path, content, fragment):
+    path = tmp_path / "h.csv"
+    path.write_text(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match=fragment):
+            sgdlab.run(["problem=logistic", f"problem.data={path}", "batch_size=1"])
 
 
 def test_sklearn_sources_need_sklearn_or_load():

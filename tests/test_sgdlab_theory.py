@@ -86,7 +86,7 @@ def test_L_local_on_least_squares_is_lambda_max_over_n():
         A = prob.data["A"]
         eig = np.linalg.eigvalsh(A.T @ A / A.shape[0])
         X = np.random.default_rng(0).normal(size=(4, d))
-        L, mu = est.hessian_extremes(prob, X, 512, iters=iters)
+        L, mu = est.hessian_extremes(prob, X, 512, iters, replicate_rngs(0, len(X)))
         np.testing.assert_allclose(L, eig[-1], rtol=1e-6)
         np.testing.assert_allclose(prob.constants.L_global, eig[-1], rtol=1e-12)
         if d <= iters:

@@ -13,6 +13,8 @@ Labels are mapped to 0, …, k−1 in sorted order; features are standardized wh
 
 from __future__ import annotations
 
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -95,30 +97,54 @@ def _file(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     require(path.suffix.lower() in (".csv", ".npz"), key, str(path), f"must be one of {allowed}")
     require(path.is_file(), key, str(path), "file not found")
     if path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                names = list(z.files)
-                require(
-                    "X" in names and label in names,
-                    key,
-                    str(path),
-                    f"an .npz file needs arrays 'X' and {label!r} (problem.label); found {names}",
-                )
-                X, y = np.asarray(z["X"], dtype=float), np.asarray(z[label], dtype=float)
-        except (ValueError, OSError) as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(f"{key}={str(path)!r}: malformed .npz file ({err})") from None
-        require(y.ndim == 1, key, str(path), f"labels {label!r} must be a 1-D array")
-        return X, y
+        return _npz(path, label)
+    return _csv(path, label)
+
+
+def _npz(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+    key = "problem.data"
+    require(zipfile.is_zipfile(path), key, str(path), "not a valid .npz file (not a zip archive)")
     try:
-        header = path.read_text().splitlines()[0].split(",")
-        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    except (ValueError, IndexError, OSError) as err:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            require(
+                "X" in names and label in names,
+                key,
+                str(path),
+                f"an .npz file needs arrays 'X' and {label!r} (problem.label); found {names}",
+            )
+            X, y = np.asarray(z["X"], dtype=float), np.asarray(z[label], dtype=float)
+    except (ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
+        if isinstance(err, ConfigError):
+            raise
         raise ConfigError(
-            f"{key}={str(path)!r}: malformed CSV (needs a header row and numeric rows: {err})"
+            f"{key}={str(path)!r}: malformed .npz file; needs numeric arrays 'X' and {label!r} "
+            f"({one_line(err)})"
         ) from None
-    header = [h.strip() for h in header]
+    require(y.ndim == 1, key, str(path), f"labels {label!r} must be a 1-D array")
+    return X, y
+
+
+def _csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+    key = "problem.data"
+    try:
+        lines = path.read_text().splitlines()
+    except (ValueError, OSError) as err:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(f"{key}={str(path)!r}: unreadable CSV ({one_line(err)})") from None
+    require(bool(lines) and bool(lines[0].strip()), key, str(path),
+            "CSV is empty; needs a header row and numeric rows")  # fmt: skip
+    header = [h.strip() for h in lines[0].split(",")]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (ValueError, IndexError) as err:
+        raise ConfigError(
+            f"{key}={str(path)!r}: malformed CSV (needs a header row and numeric rows: "
+            f"{one_line(err)})"
+        ) from None
+    require(table.shape[0] > 0, key, str(path),
+            "CSV has no data rows (only a header); needs numeric rows below it")  # fmt: skip
     require(
         label in header,
         key,
@@ -133,3 +159,9 @@ def _file(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     )
     j = header.index(label)
     return np.delete(table, j, axis=1), table[:, j]
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of ``err``'s message (loaders' messages can span lines)."""
+    lines = str(err).strip().splitlines()
+    return lines[0].strip() if lines else type(err).__name__
