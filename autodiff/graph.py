@@ -40,12 +40,12 @@ class GraphNode:
 class Graph:
     """The graph of one evaluation of f: ``nodes`` in evaluation order, the last is the output."""
 
-    def __init__(self, nodes: list[GraphNode], output: int, root, tape):
+    def __init__(self, nodes: list[GraphNode], output: int, root, tape, by_node: dict):
         self.nodes = nodes
         self.output = output
         self._root = root
         self._tape = tape  # the tracer's tape: backward needs it alive
-        self._by_node: dict = {}  # the tracer's node -> its GraphNode
+        self._by_node = by_node  # the tracer's node -> its GraphNode
 
     def __repr__(self) -> str:
         lines = [f"Graph with {len(self.nodes)} nodes:"]
@@ -189,6 +189,4 @@ def trace(f, *args) -> Graph:
         nodes.append(GraphNode(k, n.prim.name, unbox(n.ans), parents, slots))
     if root is None:
         nodes.append(GraphNode(len(nodes), "constant", unbox(out), ()))
-    graph = Graph(nodes, len(nodes) - 1, root, tape)
-    graph._by_node = dict(zip(order, nodes, strict=False))
-    return graph
+    return Graph(nodes, len(nodes) - 1, root, tape, dict(zip(order, nodes, strict=False)))
