@@ -199,6 +199,8 @@ def _zeros_like(x):
 
 
 def _one_like(x):
+    if type(x) is np.float64 or (type(x) is np.ndarray and x.dtype == np.float64 and not x.ndim):
+        return np.float64(1.0)  # the usual scalar loss, without the dtype checks below
     return np.ones(shape_of(x), dtype=_float_dtype(x))[()]
 
 

@@ -162,11 +162,17 @@ class Primitive:
 
         argvals = list(args)
         parents = []
+        outer = False  # does an outer trace see this call too (nested differentiation)?
         for i, a in enumerate(args):
-            if type(a) is Box and a.trace == top:
-                argvals[i] = a.value
-                parents.append((i, a.node))
-        ans = self(*argvals, **kwargs)
+            if type(a) is Box:
+                if a.trace == top:
+                    argvals[i] = a.value
+                    parents.append((i, a.node))
+                    outer = outer or type(a.value) is Box
+                else:
+                    outer = True
+        # Without an outer trace, call the NumPy function directly rather than recurse.
+        ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
         first = parents[0][1]
         if type(first) is VJPNode:
             for i, _ in parents:

@@ -34,23 +34,35 @@ from .errors import ConfigError
 from .io import read_dataset, write_dataset
 
 
+def final_values(ds) -> tuple[str, np.ndarray]:
+    """What a run is summarized by: a label and one value per replicate, the final
+    suboptimality f(x_T) − f*, or the final loss when f* is unknown (e.g. for the mlp)."""
+    sub = ds["suboptimality"].isel(step=-1).values
+    if np.isfinite(sub).any() or "loss" not in ds:
+        return "suboptimality f(x_T) - f*", sub
+    return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
+
+
 def summarize(ds, path: Path | None = None) -> str:
     """A few lines: the run, its final suboptimality over replicates (mean ± 95% CI half-width,
-    median) for its sampler, divergences, and where the dataset went."""
+    median; the final loss when f* is unknown) for its sampler, divergences, and where the
+    dataset went."""
     a = ds.attrs
-    final = ds["suboptimality"].isel(step=-1).values if "suboptimality" in ds else np.array([])
+    label, final = final_values(ds)
     ok = final[np.isfinite(final)]
     if ok.size:
         half = float("nan")
         if ok.size > 1:  # Student t: R is often small
             half = scipy.stats.t.ppf(0.975, ok.size - 1) * ok.std(ddof=1) / np.sqrt(ok.size)
         stat = f"{ok.mean():.4g} ± {half:.2g} (95% CI), median {np.median(ok):.4g}"
+        if ok.size < final.size:
+            stat += f" (over the {ok.size} finite of {final.size} replicates)"
     else:
-        stat = "n/a (f* unknown)"
+        stat = "n/a (no finite value)"
     lines = [
         f"sgdlab: problem={a['problem']} optimizer={a['optimizer']} schedule={a['schedule']} "
         f"R={a['replicates']} T={a['steps']} b={a['batch_size']} ({a['wall_time_s']:.2f} s)",
-        f"  final suboptimality f(x_T) - f* [sampler={a['sampler']}]: {stat}",
+        f"  final {label} [sampler={a['sampler']}]: {stat}",
         f"  diverged: {a['n_diverged']}/{a['replicates']} replicates",
     ]
     if path is not None:
@@ -76,9 +88,10 @@ class SweepSummary(Callback):
         rows = []
         for path in sorted(sweep_dir.glob(f"*/{config.output}")):
             ds = read_dataset(path)
-            final = ds["suboptimality"].isel(step=-1).values
+            label, final = final_values(ds)
+            mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
             overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
-            rows.append(f"  {overrides}: mean final f - f* = {np.nanmean(final):.4g}  ({path})")
+            rows.append(f"  {overrides}: mean final {label} = {mean:.4g}  ({path})")
         print(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows, sep="\n", flush=True)
 
 

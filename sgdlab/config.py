@@ -164,6 +164,7 @@ class EstimatesConfig:
     num: int = MISSING
     lanczos_iters: int = MISSING
     sigma_samples: int = MISSING
+    hessian_samples: int = MISSING
 
 
 @dataclass

@@ -115,6 +115,7 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "param": ("param", np.arange(prob.d), {"long_name": "parameter index"}),
     }
     samples = int(cfg.log.estimates.sigma_samples)
+    hessian = int(cfg.log.estimates.hessian_samples)
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "sgdlab_version": __version__,
@@ -132,6 +133,7 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "steps": int(cfg.steps),
         "batch_size": int(cfg.batch_size),
         "sigma_sq_samples": samples if 0 < samples < prob.n else prob.n,
+        "hessian_samples": hessian if 0 < hessian < prob.n else prob.n,
         "wall_time_s": float(rec["wall_time_s"]),
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
     }

@@ -60,10 +60,8 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
 
 
 def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
-    out, vjp_fn = autodiff.vjp(
-        lambda Z: anp.sum(problem.loss(anp.expand_dims(Z, 1), batch), axis=-1), X
-    )
-    return out, vjp_fn(np.ones(X.shape[0]))[0]
+    out, vjp_fn = autodiff.vjp(lambda Z: anp.sum(problem.loss(Z, batch), axis=-1), X[:, None, :])
+    return out, vjp_fn(np.ones(X.shape[0]))[0][:, 0, :]
 
 
 def loss_only(problem: Problem, X: np.ndarray, memory_mb: float) -> np.ndarray:
@@ -75,6 +73,15 @@ def loss_only(problem: Problem, X: np.ndarray, memory_mb: float) -> np.ndarray:
     return total / n
 
 
+def _summed_loss(Z, loss, batch):
+    """Σ of ``loss(Z, batch)`` over replicates and samples (a scalar)."""
+    return anp.sum(loss(Z, batch))
+
+
+# Built once: autodiff.grad(...) makes a new wrapper each time it is called, a cost per step.
+_summed_loss_grad = autodiff.grad(_summed_loss)
+
+
 def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     """The data of samples ``index`` (R, b): arrays of leading shape (R, b)."""
     return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
@@ -83,12 +90,13 @@ def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
 def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]) -> np.ndarray:
     """(1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for X (R', d) and batch arrays of leading shape (R, b); when
     R' is a multiple of R (e.g. SVRG's iterate and snapshot stacked) the batches repeat."""
-    reps = X.shape[0] // next(iter(batch.values())).shape[0]
+    R, b = next(iter(batch.values())).shape[:2]
+    reps = X.shape[0] // R
     if reps > 1:
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
-    return autodiff.grad(
-        lambda Z: anp.sum(anp.mean(problem.loss(anp.expand_dims(Z, 1), batch), axis=-1))
-    )(X)
+    # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
+    # would add its own operations to every step's graph.
+    return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
 
 
 def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
@@ -101,7 +109,7 @@ def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
     batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
     m = index.shape[-1]
     X_rep = np.repeat(X[:, None, :], m, axis=1)
-    return autodiff.grad(lambda Z: anp.sum(problem.loss(Z, batch)))(X_rep)
+    return _summed_loss_grad(X_rep, problem.loss, batch)
 
 
 def gradient_variance(
@@ -130,17 +138,24 @@ def gradient_variance(
     return total / m
 
 
-def hessian_vector(problem: Problem, X: np.ndarray, V: np.ndarray, memory_mb: float) -> np.ndarray:
-    """∇²f(x_r)·v_r for every replicate r, shape (R, d), via ``autodiff.hvp``."""
-    R, n = X.shape[0], problem.n
+def hessian_vector(
+    problem: Problem, X: np.ndarray, V: np.ndarray, memory_mb: float, index=None
+) -> np.ndarray:
+    """∇²f(x_r)·v_r for every replicate r, shape (R, d), via ``autodiff.hvp``; with ``index``
+    (m,) the Hessian of (1/m) Σ_{i∈index} fᵢ instead (the same samples for every replicate)."""
+    R = X.shape[0]
+    index = np.arange(problem.n) if index is None else np.asarray(index)
+    m = index.shape[0]
     out = np.zeros_like(X)
-    for sl in _chunks(n, chunk_size(problem, R, memory_mb, factor=3)):
-        out += _chunk_hvp(problem, X, V, _shared(problem, sl))
-    return out / n
+    for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=3)):
+        part = sl if m == problem.n else index[sl]
+        out += _chunk_hvp(problem, X, V, _shared(problem, part))
+    return out / m
 
 
 def _chunk_hvp(problem: Problem, X: np.ndarray, V: np.ndarray, batch):
-    return autodiff.hvp(lambda Z: anp.sum(problem.loss(anp.expand_dims(Z, 1), batch)), X, V)
+    hv = autodiff.hvp(lambda Z: anp.sum(problem.loss(Z, batch)), X[:, None, :], V[:, None, :])
+    return hv[:, 0, :]
 
 
 def hessian_extremes(
@@ -149,6 +164,8 @@ def hessian_extremes(
     memory_mb: float,
     iters: int,
     rngs: Sequence[np.random.Generator],
+    samples: int = 0,
+    subset_rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): the estimates of the local
     smoothness L and strong-convexity μ.
@@ -156,8 +173,18 @@ def hessian_extremes(
     Lanczos with full reorthogonalization, vectorized over replicates: k = min(d, iters)
     Hessian-vector products build an orthonormal Krylov basis Q_r (k × d) per replicate, and the
     extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d). Replicate r's random
-    start (and restart) vectors come from its own generator ``rngs[r]``."""
+    start (and restart) vectors come from its own generator ``rngs[r]``.
+
+    With ``samples`` = m (0 < m < n), H is the Hessian Ĥ of a uniform random subset of m samples
+    drawn without replacement by ``subset_rng`` and shared by all replicates (so that each
+    product is one matrix product over the subset, and replicate r's value does not depend on
+    R). E[Ĥ] = H, and since λmax is convex and λmin concave in the matrix (Jensen),
+    E[λmax(Ĥ)] ≥ L and E[λmin(Ĥ)] ≤ μ: the subset errs on the side that makes step-size
+    conditions stricter and bounds looser, never the reverse on average."""
     R, d = X.shape
+    index = None
+    if 0 < samples < problem.n:
+        index = np.sort(subset_rng.choice(problem.n, size=samples, replace=False))
     k = min(d, iters)
     Q, HQ = np.zeros((R, k, d)), np.zeros((R, k, d))
 
@@ -171,7 +198,7 @@ def hessian_extremes(
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     for j in range(k):
         Q[:, j] = q
-        HQ[:, j] = hessian_vector(problem, X, q, memory_mb)
+        HQ[:, j] = hessian_vector(problem, X, q, memory_mb, index)
         if j == k - 1:
             break
         w = orthonormalize(HQ[:, j], j)

@@ -13,6 +13,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as NetCDF4 (h5netcdf) to ``path`` atomically: an interrupted write leaves
     either the old file or none, never a truncated one. Returns the path written."""
     path = Path(path)
+    # String variables (e.g. ``status``) of a lazily merged sweep: load them (they are small),
+    # since NetCDF needs their values to pick a string type and xarray warns when it must.
+    lazy_strings = [k for k, v in ds.variables.items() if v.dtype == object and v.chunks]
+    if lazy_strings:
+        ds = ds.copy()
+        for name in lazy_strings:
+            ds[name] = ds[name].load()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

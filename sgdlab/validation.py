@@ -68,7 +68,13 @@ def check_config(cfg) -> None:
     if "every" in sched:
         _positive(cfg, "schedule.every", integer=True)
     log = cfg.log
-    for key in ("every", "max_params", "estimates.every", "estimates.sigma_samples"):
+    for key in (
+        "every",
+        "max_params",
+        "estimates.every",
+        "estimates.sigma_samples",
+        "estimates.hessian_samples",
+    ):
         require(_get(log, key) >= 0, f"log.{key}", _get(log, key), "must be ≥ 0")
     require(log.num >= 1, "log.num", log.num, "must be ≥ 1")
     require(log.estimates.num >= 0, "log.estimates.num", log.estimates.num, "must be ≥ 0")
@@ -85,6 +91,12 @@ def check_config(cfg) -> None:
         "must be ≥ 0 (0 = off)",
     )
     _in_range(cfg, "early_stopping.holdout", 1e-12, 1.0 - 1e-12, "must be in (0, 1)")
+    require(
+        cfg.early_stopping.patience == 0 or cfg.log.enabled,
+        "early_stopping.patience",
+        cfg.early_stopping.patience,
+        "counts logged steps without a better held-out loss, so it needs log.enabled=true",
+    )
 
 
 def check_problem_fit(cfg, n_train: int) -> None:

@@ -114,6 +114,13 @@ def matmul_case(data, rng):
     return anp.matmul, [normal(rng, sa), normal(rng, sb)]
 
 
+def vecdot_case(data, rng):
+    """Leading axes from a broadcasting pair, then a shared last axis k."""
+    sa, sb = data.draw(PAIRS).input_shapes
+    k = data.draw(st.integers(1, 4))
+    return anp.vecdot, [normal(rng, (*sa, k)), normal(rng, (*sb, k))]
+
+
 def transpose_case(data, rng):
     shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
     axes = data.draw(st.permutations(range(len(shape))).map(tuple) | st.none())
@@ -205,6 +212,7 @@ CASES = {
     "min": reduction(anp.min),
     "logsumexp": reduction(anp.logsumexp),
     "matmul": matmul_case,
+    "vecdot": vecdot_case,
     "reshape": reshape_case,
     "transpose": transpose_case,
     "expand_dims": expand_dims_case,
@@ -249,3 +257,42 @@ def test_float_scalar_inputs_give_float_scalar_gradients():
     for name in ["exp", "tanh", "sin", "sigmoid", "log"]:
         g = autodiff.grad(getattr(anp, name))(0.7)
         assert np.shape(g) == ()
+
+
+def test_fast_forward_functions_match_scipy_references():
+    """sigmoid and softplus have their own forward functions (faster than scipy's on large
+    arrays): they must agree with expit and logaddexp to a few ulps, with no overflow warning."""
+    import scipy.special
+
+    x = np.concatenate([np.linspace(-700.0, 800.0, 30001), [0.0, -0.0, 1e-300, 36.7, -36.7]])
+    with np.errstate(all="raise", under="ignore"):
+        sig, soft = anp.sigmoid(x), anp.softplus(x)
+    eps = np.finfo(float).eps
+    assert np.max(np.abs(sig - scipy.special.expit(x)) / scipy.special.expit(x)) <= 4 * eps
+    ref = np.logaddexp(0.0, x)
+    assert np.max(np.abs(soft - ref) / ref) <= 4 * eps
+    assert anp.sigmoid(-1e4) >= 0.0 and anp.sigmoid(1e4) == 1.0
+
+
+def test_broadcast_to_view_matches_numpy_and_is_read_only():
+    """broadcast_to makes zero-stride views itself (faster than np.broadcast_to's checks)."""
+    rng = np.random.default_rng(0)
+    cases = [((), (3, 4)), ((4,), (3, 4)), ((3, 1), (3, 4)), ((2, 1, 5), (2, 3, 5)),
+             ((1, 0), (3, 0)), ((3, 4), (2, 3, 4))]  # fmt: skip
+    for have, want in cases:
+        x = rng.normal(size=have)
+        out = anp.broadcast_to(x, want)
+        np.testing.assert_array_equal(out, np.broadcast_to(x, want))
+        assert out.shape == want and not out.flags.writeable
+    strided = rng.normal(size=(4, 6))[:, ::2]  # not contiguous: NumPy's own path
+    np.testing.assert_array_equal(
+        anp.broadcast_to(strided, (2, 4, 3)), np.broadcast_to(strided, (2, 4, 3))
+    )
+    with pytest.raises(ValueError):
+        anp.broadcast_to(np.ones(3), (4,))
+
+
+def test_vecdot_is_reached_from_plain_numpy():
+    a, b = np.arange(6.0).reshape(2, 3), np.ones(3)
+    g = autodiff.grad(lambda x: np.sum(np.vecdot(x, b) ** 2))(a)
+    np.testing.assert_allclose(g, 2 * (a @ b)[:, None] * b)

@@ -70,6 +70,8 @@ BAD = [
     (["optimizer.lr=-1"], "optimizer.lr"),
     (["batch_size=100000"], "batch_size"),
     (["replicates=0"], "replicates"),
+    (["log.estimates.hessian_samples=-1"], "log.estimates.hessian_samples"),
+    (["early_stopping.patience=3", "log.enabled=false"], "early_stopping.patience"),
     (["problem=lsq1d", "problem.a=[1.0,nan]", "problem.b=[0.0,1.0]"], "problem.a"),
     (["problem=logistic", "problem.data=/no/such/file.csv"], "problem.data"),
     (["problem=nope"], "problem"),
@@ -199,6 +201,15 @@ def test_config_dir_adds_user_experiments(tmp_path, monkeypatch):
     out = sgdlab_cmd(["--cfg", "job", "--config-dir", str(tmp_path), "experiment=mine"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "steps: 7" in out.stdout
+
+
+def test_summary_without_f_star_reports_the_final_loss():
+    ds = sgdlab.run(["problem=mlp", "problem.n=60", "problem.hidden=3", "replicates=3",
+                     "steps=5", "log.estimates.num=0"])  # fmt: skip
+    text = cli.summarize(ds)
+    assert "loss f(x_T) (f* unknown)" in text and "nan" not in text
+    label, values = cli.final_values(ds)
+    np.testing.assert_array_equal(values, ds["loss"].isel(step=-1).values)
 
 
 def test_summary_ci_uses_student_t_for_small_R():

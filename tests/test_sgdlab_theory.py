@@ -93,6 +93,38 @@ def test_L_local_on_least_squares_is_lambda_max_over_n():
             np.testing.assert_allclose(mu, eig[0], rtol=1e-6)
 
 
+def test_hessian_subsample_is_exact_at_n_and_errs_towards_larger_L_and_smaller_mu():
+    """hessian_samples = m < n: Lanczos on the Hessian Ĥ of a random m-subset. E[Ĥ] = H, so by
+    Jensen E[λmax(Ĥ)] ≥ L and E[λmin(Ĥ)] ≤ μ; over 200 subsets, a 99% t-interval of the
+    mean of λmax(Ĥ) − L must lie above 0 (and of μ − λmin(Ĥ) too). With m = n it is exact."""
+    cfg = sgdlab.compose(["problem=least_squares", "problem.n=100", "problem.d=8"])
+    prob = prepare(cfg).problem
+    A = prob.data["A"]
+    eig = np.linalg.eigvalsh(A.T @ A / A.shape[0])
+    X = np.zeros((1, 8))
+    rngs = replicate_rngs(0, 1)
+    full = est.hessian_extremes(prob, X, 512, 8, rngs, samples=100, subset_rng=None)
+    np.testing.assert_allclose([full[0][0], full[1][0]], [eig[-1], eig[0]], rtol=1e-9)
+    rng = np.random.default_rng(0)
+    draws = np.array(
+        [[v[0] for v in est.hessian_extremes(prob, X, 512, 8, rngs, 20, rng)] for _ in range(200)]
+    )
+    for excess in (draws[:, 0] - eig[-1], eig[0] - draws[:, 1]):
+        half = scipy.stats.t.ppf(0.995, excess.size - 1) * excess.std(ddof=1) / excess.size**0.5
+        assert excess.mean() - half > 0
+
+
+def test_hessian_samples_recorded_and_independent_of_R():
+    over = ["problem=logistic", "problem.n=300", "problem.d=5", "steps=10", "log.num=2",
+            "log.estimates.num=1", "log.estimates.hessian_samples=50"]  # fmt: skip
+    two, three = sgdlab.run([*over, "replicates=2"]), sgdlab.run([*over, "replicates=3"])
+    assert two.attrs["hessian_samples"] == 50
+    np.testing.assert_array_equal(two["L_local"], three["L_local"][:2])
+    exact = sgdlab.run([*over, "replicates=2", "log.estimates.hessian_samples=0"])
+    assert exact.attrs["hessian_samples"] == 300
+    assert not np.allclose(exact["L_local"].sel(step=0), two["L_local"].sel(step=0))
+
+
 def test_L_local_logged_in_dataset():
     ds = sgdlab.run(["problem=least_squares", "problem.n=50", "problem.d=5", "replicates=3",
                      "steps=10", "log.estimates.num=2"])  # fmt: skip

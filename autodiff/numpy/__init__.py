@@ -38,7 +38,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .linalg import dot, matmul
+from .linalg import dot, matmul, vecdot
 from .reductions import logsumexp, max, mean, min, sum
 from .registry import PRIMITIVES
 from .shapes import (

@@ -43,6 +43,8 @@ UFUNCS = {
     np.matmul: linalg.matmul,
     scipy.special.expit: ew.sigmoid,
 }
+if hasattr(np, "vecdot"):  # a ufunc from NumPy 2.0 on
+    UFUNCS[np.vecdot] = linalg.vecdot
 
 # Their outputs are piecewise constant or boolean: no derivative to lose.
 CONSTANT_UFUNCS = {

@@ -1,4 +1,4 @@
-"""Matrix products: matmul (with NumPy's 1-D and batch rules) and dot on top of it."""
+"""Products: matmul (with NumPy's 1-D and batch rules), vecdot, and dot on top of matmul."""
 
 from __future__ import annotations
 
@@ -41,6 +41,25 @@ matmul = defprimitive(
     vjp=[_matmul_vjp_a, _matmul_vjp_b],
     jvp=[lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)],
     doc="a @ b: matrix product, with NumPy's rules for 1-D operands and batch axes",
+)
+
+
+def _vecdot(a, b):
+    if hasattr(np, "vecdot"):  # NumPy >= 2.0: a gufunc, one pass without the a * b temporary
+        return np.vecdot(a, b)
+    return np.einsum("...k,...k->...", a, b)
+
+
+vecdot = defprimitive(
+    "vecdot",
+    _vecdot,
+    vjp=[
+        lambda g, ans, a, b: expand_dims(g, -1) * b,
+        lambda g, ans, a, b: expand_dims(g, -1) * a,
+    ],
+    jvp=[lambda t, ans, a, b: vecdot(t, b), lambda t, ans, a, b: vecdot(a, t)],
+    doc="Σₖ a[..., k]·b[..., k]: dot products over the last axis, broadcasting the others "
+    "(real arrays); one recorded operation where sum(a * b, axis=-1) takes two",
 )
 
 

@@ -34,7 +34,10 @@ def kept_shape(shape: tuple, axis) -> tuple:
 
 
 def _kept(r, x, axis):
-    """A reduced value ``r`` reshaped so that it broadcasts against ``x``."""
+    """A reduced value ``r`` reshaped so that it broadcasts against ``x`` (a 0-d ``r``, the
+    reduction over every axis, broadcasts as it is)."""
+    if shape_of(r) == ():
+        return r
     return reshape(r, kept_shape(shape_of(x), axis))
 
 

@@ -87,20 +87,23 @@ class Problem:
 def linear(x, features):
     """Per-sample linear predictor zᵢ = ⟨x, aᵢ⟩, shape (R, m).
 
-    ``x``: (R, 1, d) shared across samples (a batched matmul) or (R, m, d) per sample
-    (an elementwise product summed over d); ``features``: (R or 1, m, d), a plain array.
+    ``x``: (R, 1, d) shared across samples (one matrix product) or (R, m, d) per sample
+    (a dot product per row); ``features``: (R or 1, m, d), a plain array.
+    The shared case is written so that the traced graph stays small (two recorded operations
+    each way): on a minibatch step these few calls, not the arithmetic, are most of the cost.
     """
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:  # samples shared by all replicates: one (m, d)·(d, R) gemm
-            return anp.transpose(anp.matmul(features[0], anp.transpose(x[:, 0, :])))
-        return anp.squeeze(anp.matmul(features, anp.swapaxes(x, -1, -2)), axis=-1)
-    return anp.sum(x * features, axis=-1)
+        if features.shape[0] == 1:  # samples shared by all replicates: one (R, d)·(d, m) gemm
+            return anp.matmul(anp.reshape(x, (x.shape[0], x.shape[-1])), features[0].T)
+        # each replicate's own samples: R products (1, d)·(d, m)
+        return anp.squeeze(anp.matmul(x, np.swapaxes(features, -1, -2)), axis=-2)
+    return anp.vecdot(x, features)
 
 
 def l2(x, lam: float):
     """The ridge term (λ/2)‖x‖², shape (R, 1 or m) to broadcast against per-sample losses
     (the number 0 when λ = 0)."""
-    return (0.5 * lam) * anp.sum(x * x, axis=-1) if lam else 0.0
+    return (0.5 * lam) * anp.vecdot(x, x) if lam else 0.0
 
 
 def lbfgs_minimum(problem_loss, data, x0: np.ndarray) -> tuple[float, np.ndarray]:
