@@ -37,10 +37,12 @@ from .io import read_dataset, write_dataset
 def final_values(ds) -> tuple[str, np.ndarray]:
     """What a run is summarized by: a label and one value per replicate, the final
     suboptimality f(x_T) − f*, or the final loss when f* is unknown (e.g. for the mlp)."""
-    sub = ds["suboptimality"].isel(step=-1).values
-    if np.isfinite(sub).any() or "loss" not in ds:
-        return "suboptimality f(x_T) - f*", sub
-    return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
+    known = "f_star" in ds and np.isfinite(float(ds["f_star"]))
+    if "suboptimality" in ds and (known or "loss" not in ds):
+        return "suboptimality f(x_T) - f*", ds["suboptimality"].isel(step=-1).values
+    if "loss" in ds:
+        return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
+    return "final value", np.array([])
 
 
 def summarize(ds, path: Path | None = None) -> str:

@@ -23,10 +23,18 @@ from typing import Any
 import numpy as np
 
 from . import estimators as est
+from .dataset import VARIABLES
 from .grids import log_grid
 from .optimizers import Optimizer, make_optimizer
 from .problems import Problem, make_problem
-from .samplers import ESTIMATES_KEY, SAMPLERS, IndexStream, Sampler, replicate_rngs
+from .samplers import (
+    ESTIMATES_KEY,
+    SAMPLERS,
+    IndexStream,
+    Sampler,
+    replicate_rngs,
+    shared_rng,
+)
 from .schedules import Schedule, make_schedule
 from .validation import check_config, check_problem_fit
 
@@ -98,10 +106,13 @@ def prepare(cfg) -> Plan:
     )
 
 
-PER_STEP = (
-    "loss", "suboptimality", "grad_norm_sq", "dist_sq", "noise_sq", "sigma_sq",
-    "second_moment", "L_local", "mu_local", "pl_ratio",
-)  # fmt: skip
+# The float (replicate, step) variables of the schema that every run records (NaN where not
+# computed); the flag ``diverged`` and the optional held-out and averaged losses are set up apart.
+PER_STEP = tuple(
+    name
+    for name, (dims, _, _) in VARIABLES.items()
+    if dims == ("replicate", "step") and name not in ("diverged", "holdout_loss", "avg_loss")
+)
 
 
 def simulate(plan: Plan) -> dict[str, np.ndarray]:
@@ -172,7 +183,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                         int(cfg.log.estimates.lanczos_iters),
                         est_rngs,
                         samples=int(cfg.log.estimates.hessian_samples),
-                        subset_rng=np.random.default_rng([int(cfg.seed), ESTIMATES_KEY, t]),
+                        subset_rng=shared_rng(int(cfg.seed), ESTIMATES_KEY, t),
                     )
                     rec["L_local"][:, s], rec["mu_local"][:, s] = L, mu
                 if plan.avg_start is not None and avg_count > 0:

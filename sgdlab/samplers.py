@@ -73,6 +73,17 @@ ESTIMATES_KEY = 1
 indices, Lanczos start vectors), apart from the minibatch stream."""
 
 
+SHARED_KEY = 2**32 - 1
+"""First spawn-key entry of the streams shared by all replicates (no replicate has this index)."""
+
+
+def shared_rng(seed: int, *key: int) -> np.random.Generator:
+    """A generator shared by all replicates, apart from every replicate's own streams: child
+    (SHARED_KEY, *key) of ``SeedSequence(seed)`` (e.g. the Hessian subset of an estimate step,
+    the same whatever R is)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHARED_KEY, *key)))
+
+
 def replicate_rngs(seed: int, replicates: int, key: int | None = None) -> list[np.random.Generator]:
     """One generator per replicate: replicate r uses child r of ``SeedSequence(seed).spawn(R)``
     (its minibatch stream), or with ``key`` = k that child's own child k (spawn key (r, k)), an

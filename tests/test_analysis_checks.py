@@ -308,3 +308,26 @@ def test_lsq1d_sigma_star_sq_is_only_the_datasets(toy):
     consts, missing = run_constants(read_run(blank))
     assert "sigma_star_sq" not in consts and "NaN" in missing["sigma_star_sq"]
     assert list(consts["a_vec"].value) == [1.0, 1.0, 2.0]  # the data vectors still come from cfg
+
+
+def test_hessian_subsample_does_not_override_known_constants_or_refute_convexity():
+    """L_local from Hessian subsets errs upwards (Jensen), so it must not replace a known
+    L_global; and a negative subset eigenvalue does not show that f is nonconvex."""
+    from analysis.assumptions import _convex
+    from analysis.constants import hessian_subsampled, read_run, run_constants
+
+    over = ["problem=least_squares", "problem.n=100", "problem.d=5", "replicates=4", "steps=20",
+            "log.estimates.num=2"]  # fmt: skip
+    exact = sgdlab.run(over)
+    subset = sgdlab.run([*over, "log.estimates.hessian_samples=20"])
+    assert not hessian_subsampled(exact) and hessian_subsampled(subset)
+    assert float(subset["L_local"].max()) > float(subset["L_global"])  # the upward error
+    for ds in (exact, subset):
+        L = run_constants(read_run(ds))[0]["L"]
+        assert L.source == "known" and L.value == float(ds["L_global"])
+    lowered = subset.copy()
+    lowered["mu_global"] = np.nan  # as if μ were unknown
+    lowered["mu_local"] = lowered["mu_local"] - 10.0
+    assert _convex(read_run(lowered), {})["status"] == "unknown"
+    lowered.attrs["hessian_samples"] = lowered.attrs["n"]
+    assert _convex(read_run(lowered), {})["status"] == "violated"

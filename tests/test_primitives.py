@@ -278,7 +278,7 @@ def test_broadcast_to_view_matches_numpy_and_is_read_only():
     """broadcast_to makes zero-stride views itself (faster than np.broadcast_to's checks)."""
     rng = np.random.default_rng(0)
     cases = [((), (3, 4)), ((4,), (3, 4)), ((3, 1), (3, 4)), ((2, 1, 5), (2, 3, 5)),
-             ((1, 0), (3, 0)), ((3, 4), (2, 3, 4))]  # fmt: skip
+             ((1, 0), (3, 0)), ((3, 4), (2, 3, 4)), ((3, 4), (3, 4))]  # fmt: skip
     for have, want in cases:
         x = rng.normal(size=have)
         out = anp.broadcast_to(x, want)

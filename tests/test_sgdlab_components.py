@@ -203,3 +203,19 @@ def test_atomic_write_replaces_and_leaves_no_partial_file(tmp_path, monkeypatch)
         monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
         write_dataset(ds, tmp_path / "new.nc")
     assert not (tmp_path / "new.nc").exists()
+
+
+def test_shared_streams_are_apart_from_every_replicate_stream():
+    """The Hessian subset's generator must not repeat the x0 draw (default_rng([seed, 1])) or
+    any replicate's minibatch or estimation stream."""
+    from sgdlab.samplers import ESTIMATES_KEY, replicate_rngs, shared_rng
+
+    def head(rng):
+        return tuple(rng.integers(0, 2**62, size=4))
+
+    seen = {head(np.random.default_rng([7, 1]))}
+    seen |= {head(r) for r in replicate_rngs(7, 4)}
+    seen |= {head(r) for r in replicate_rngs(7, 4, key=ESTIMATES_KEY)}
+    shared = {head(shared_rng(7, ESTIMATES_KEY, t)) for t in range(4)}
+    assert len(shared) == 4 and not shared & seen
+    assert head(shared_rng(7, ESTIMATES_KEY, 0)) == head(shared_rng(7, ESTIMATES_KEY, 0))

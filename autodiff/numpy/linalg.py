@@ -45,8 +45,9 @@ matmul = defprimitive(
 
 
 def _vecdot(a, b):
-    if hasattr(np, "vecdot"):  # NumPy >= 2.0: a gufunc, one pass without the a * b temporary
-        return np.vecdot(a, b)
+    """Σₖ a[..., k]·b[..., k], never conjugating (np.vecdot conjugates a complex ``a``)."""
+    if hasattr(np, "vecdot") and not (np.iscomplexobj(a) or np.iscomplexobj(b)):
+        return np.vecdot(a, b)  # NumPy >= 2.0: a gufunc, one pass without the a * b temporary
     return np.einsum("...k,...k->...", a, b)
 
 

@@ -85,7 +85,9 @@ def _broadcast_to(x, shape):
     if type(x) is not np.ndarray or not x.flags.c_contiguous or x.ndim > len(shape):
         return np.broadcast_to(x, shape)
     if x.shape == shape:
-        return x
+        out = x.view()
+        out.flags.writeable = False
+        return out
     lead = len(shape) - x.ndim
     strides = [0] * lead
     for have, want, stride in zip(x.shape, shape[lead:], x.strides, strict=True):
