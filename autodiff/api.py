@@ -19,7 +19,10 @@ def vjp(f, *primals):
 
     ``vjp_fn(g)`` returns ``(gᵀ ∂f/∂primal_0, gᵀ ∂f/∂primal_1, ...)``, each of its
     primal's shape; ``g`` must have ``out``'s shape. One backward pass per call,
-    whatever the number of inputs. Calling ``vjp_fn`` twice gives the same result.
+    whatever the number of inputs. Calling ``vjp_fn`` twice gives the same result, without
+    evaluating f again: for many products with one linear map (e.g. Hessian-vector products
+    as the VJPs of a gradient), record once and call many times. ``vjp_fn.nbytes()`` is the
+    memory the recorded trace holds.
     """
     for i, p in enumerate(primals):
         _check_differentiable(p, f, i, "vjp")
@@ -53,6 +56,16 @@ def _vjp(f, primals, once: bool = False):
             for b, p in zip(boxes, primals, strict=True)
         )
 
+    def nbytes() -> int:
+        """Bytes of the arrays that the recorded trace keeps alive (the cost of holding on to
+        vjp_fn); views of other arrays are not counted."""
+        return sum(
+            node.ans.nbytes
+            for node in tape
+            if type(node.ans) is np.ndarray and node.ans.flags.owndata
+        )
+
+    vjp_fn.nbytes = nbytes
     return out_value, vjp_fn
 
 

@@ -334,3 +334,20 @@ def test_grad_of_the_identity_and_of_a_constant():
     assert autodiff.grad(lambda x: x)(1.5) == 1.0
     assert autodiff.grad(lambda x: anp.sum(x))(np.ones(2)).tolist() == [1.0, 1.0]
     assert autodiff.grad(lambda x: 2.0)(1.5) == 0.0
+
+
+def test_vjp_fn_reports_the_memory_of_its_trace_and_can_be_reused():
+    """Recording once and calling vjp_fn many times (e.g. Hessian-vector products as VJPs of a
+    gradient) gives the same products as hvp; nbytes counts the arrays the trace keeps."""
+    A = np.random.default_rng(0).normal(size=(50, 4))
+
+    def f(x):
+        return anp.sum(anp.softplus(A @ x))
+
+    x = np.linspace(-1.0, 1.0, 4)
+    _, vjp_fn = autodiff.vjp(autodiff.grad(f), x)
+    for v in np.eye(4):
+        np.testing.assert_allclose(vjp_fn(v)[0], autodiff.hvp(f, x, v), rtol=1e-12)
+    small = autodiff.vjp(lambda z: anp.sum(z * z), np.ones(10))[1].nbytes()
+    large = autodiff.vjp(lambda z: anp.sum(z * z), np.ones(1000))[1].nbytes()
+    assert 0 < small < large and large >= 1000 * 8
