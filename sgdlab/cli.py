@@ -28,7 +28,7 @@ from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .compose import check_group_choices, compose, extra_dir, parse, values
+from .compose import check_group_choices, compose, extra_dir, parse, searchpath_dirs, values
 from .config import conf_dir, register
 from .errors import ConfigError
 from .io import read_dataset, write_dataset
@@ -110,7 +110,7 @@ def command_line(args: list[str]) -> argparse.Namespace | None:
         return None
 
 
-def expand_sweep(parsed: list[Override], config_dir: str | None = None) -> list[list[str]]:
+def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
     """Every job's override list of a basic sweep: the cartesian product of the overrides'
     values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
     choices: dict[str, list[str]] = {}
@@ -127,14 +127,16 @@ def precheck(args: list[str]) -> None:
     """Compose and check every job the command line will run; raise ConfigError on bad input.
 
     Left to Hydra: command lines it rejects, and ``--config-path``/``--config-name``/
-    ``--experimental-rerun`` (another primary config); ``hydra.*`` overrides are not checked."""
+    ``--experimental-rerun`` (another primary config); of the ``hydra.*`` overrides only
+    ``hydra.searchpath`` is read (its directories hold config group options)."""
     from .runner import prepare
 
     ns = command_line(args)
     if ns is None or ns.config_path or ns.config_name or ns.experimental_rerun:
         return
-    config_dir = extra_dir(ns.config_dir)
-    parsed = [o for o in parse(ns.overrides) if not o.is_hydra_override()]
+    everything = parse(ns.overrides)
+    config_dir = [d for d in [extra_dir(ns.config_dir)] if d] + searchpath_dirs(everything)
+    parsed = [o for o in everything if not o.is_hydra_override()]
     check_group_choices(parsed, config_dir)
     if ns.help or ns.hydra_help or ns.cfg or ns.info or ns.shell_completion:
         return

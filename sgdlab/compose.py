@@ -3,7 +3,8 @@
 Overrides are read by Hydra's own ``OverridesParser`` (:func:`parse`), so every override
 syntax, sweeps included (``a,b``, ``choice(…)``, ``range(…)``, ``glob(…)``), means here what
 it means to Hydra. ``config_dir`` is the CLI's ``--config-dir``: a directory of extra config
-group options (e.g. ``experiment/mine.yaml``) searched after the built-in ``conf/``.
+group options (e.g. ``experiment/mine.yaml``) searched after the built-in ``conf/``; a
+``hydra.searchpath=[file://dir,pkg://package]`` override adds more, as it does for Hydra.
 """
 
 from __future__ import annotations
@@ -48,6 +49,42 @@ def extra_dir(config_dir: str | None) -> str | None:
     return path
 
 
+SEARCHPATH = "hydra.searchpath"
+
+
+def searchpath_dirs(parsed: list[Override]) -> list[str]:
+    """The directories that ``hydra.searchpath=[...]`` overrides name: ``file://dir`` (relative
+    to the working directory, as for Hydra) or ``pkg://package`` (a Python package's folder)."""
+    import importlib.resources
+
+    dirs = []
+    for o in parsed:
+        if o.key_or_group != SEARCHPATH or o.is_delete():
+            continue
+        entries = o.value() if isinstance(o.value(), list) else [o.value()]
+        for entry in map(str, entries):
+            scheme, _, where = entry.partition("://")
+            if scheme == "file":
+                path = os.path.abspath(where)
+            elif scheme == "pkg":
+                try:
+                    path = str(importlib.resources.files(where.replace("/", ".")))
+                except (ModuleNotFoundError, TypeError):
+                    path = ""
+            else:
+                path = ""
+            allowed = "entries must be file://<existing dir> or pkg://<importable package>"
+            require(os.path.isdir(path), SEARCHPATH, entry, allowed)
+            dirs.append(path)
+    return dirs
+
+
+def _as_list(config_dir) -> list:
+    if config_dir is None:
+        return []
+    return [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+
+
 def values(override: Override, config_dir: str | None = None) -> list[str]:
     """The values ``override`` assigns, as strings: its one value, or every choice of a sweep
     (a ``glob`` matched against the group's options); interval sweeps cannot be enumerated."""
@@ -87,15 +124,18 @@ def compose(
 ) -> DictConfig:
     """Compose the run config exactly as the ``sgdlab`` CLI does, e.g.
     ``compose(["problem=logistic", "sampler=reshuffle", "optimizer.lr=0.05", "replicates=16"])``;
-    ``config_dir`` adds a directory of config groups, like the CLI's ``--config-dir``.
+    ``config_dir`` (a path or a list of paths) adds directories of config groups, like the
+    CLI's ``--config-dir``; so does a ``hydra.searchpath=[file://dir,...]`` override.
 
     Returns the resolved config (without the ``hydra`` node); unknown options, unknown keys and
     wrong types raise a one-line :class:`ConfigError`."""
     overrides = [str(o) for o in overrides]
-    config_dir = extra_dir(config_dir)
-    check_group_choices(parse(overrides), config_dir)
-    if config_dir is not None:
-        overrides.append(f"hydra.searchpath=[file://{config_dir}]")
+    parsed = parse(overrides)
+    dirs = [extra_dir(d) for d in _as_list(config_dir)] + searchpath_dirs(parsed)
+    check_group_choices(parsed, dirs)
+    overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
+    if dirs:
+        overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
     register()
     try:
         with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):

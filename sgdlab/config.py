@@ -265,10 +265,18 @@ def conf_dir() -> Path:
     raise FileNotFoundError(f"sgdlab: no conf/config.yaml next to {here}")
 
 
-def group_options(group: str, config_dir: str | Path | None = None) -> list[str]:
-    """The options of config group ``group``: the YAML files in ``conf/<group>/`` and, when
-    given, in ``<config_dir>/<group>/`` (the CLI's ``--config-dir``)."""
-    dirs = [conf_dir()] + ([Path(config_dir)] if config_dir is not None else [])
+def group_options(group: str, config_dir=None) -> list[str]:
+    """The options of config group ``group``: the YAML files in ``conf/<group>/`` and in
+    ``<dir>/<group>/`` for each extra config directory ``config_dir`` (None, a path or a list
+    of paths: the CLI's ``--config-dir`` and ``hydra.searchpath``)."""
+    extra = (
+        []
+        if config_dir is None
+        else [config_dir]
+        if isinstance(config_dir, (str, Path))
+        else config_dir
+    )
+    dirs = [conf_dir(), *map(Path, extra)]
     return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
 
 

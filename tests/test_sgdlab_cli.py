@@ -203,6 +203,27 @@ def test_config_dir_adds_user_experiments(tmp_path, monkeypatch):
     assert "steps: 7" in out.stdout
 
 
+def test_hydra_searchpath_adds_user_experiments(tmp_path, monkeypatch):
+    """``hydra.searchpath=[file://DIR]`` is Hydra's other way to add configs: the pre-check and
+    compose see its options too, and a bad entry is a one-line error naming the key."""
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nsteps: 7\n")
+    seen = _prepared(monkeypatch)
+    cli.precheck([f"hydra.searchpath=[file://{tmp_path}]", "experiment=mine"])
+    cli.precheck(["-m", f"hydra.searchpath=[file://{tmp_path}]", "experiment=glob(m*)"])
+    assert [c.steps for c in seen] == [7, 7]
+    assert sgdlab.compose([f"hydra.searchpath=[file://{tmp_path}]", "experiment=mine"]).steps == 7
+    monkeypatch.chdir(tmp_path)  # file:// paths are relative to the working directory
+    assert sgdlab.compose(["hydra.searchpath=[file://.]", "experiment=mine"]).steps == 7
+    for bad in ("file:///no/such/dir", "pkg://no_such_package_xyz", "http://x"):
+        with pytest.raises(ConfigError, match="hydra.searchpath"):
+            cli.precheck([f"hydra.searchpath=[{bad}]", "experiment=mine"])
+    out = sgdlab_cmd(["--cfg", "job", f"hydra.searchpath=[file://{tmp_path}]", "experiment=mine"],
+                     tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "steps: 7" in out.stdout
+
+
 def test_summary_without_f_star_reports_the_final_loss():
     ds = sgdlab.run(["problem=mlp", "problem.n=60", "problem.hidden=3", "replicates=3",
                      "steps=5", "log.estimates.num=0"])  # fmt: skip
