@@ -296,3 +296,15 @@ def test_vecdot_is_reached_from_plain_numpy():
     a, b = np.arange(6.0).reshape(2, 3), np.ones(3)
     g = autodiff.grad(lambda x: np.sum(np.vecdot(x, b) ** 2))(a)
     np.testing.assert_allclose(g, 2 * (a @ b)[:, None] * b)
+
+
+def test_variadic_rules_must_come_in_pairs_from_one_argument():
+    from autodiff.numpy.registry import Variadic, defprimitive
+
+    def rule(k, g, ans, *args):
+        return g
+
+    for vjp, jvp in [(Variadic(1, rule), {}), (Variadic(1, rule), Variadic(0, rule))]:
+        with pytest.raises(ValueError, match="Variadic"):
+            defprimitive("not_registered", np.concatenate, vjp=vjp, jvp=jvp)
+    assert "not_registered" not in PRIMITIVES

@@ -7,18 +7,47 @@ from ..core import Primitive
 PRIMITIVES: dict[str, Primitive] = {}
 
 
+class Variadic(dict):
+    """The rules of a primitive taking any number of arrays from argument ``first`` on (e.g.
+    concatenate): one ``rule(k, g_or_t, ans, *args, **kwargs)`` serves each of them, k being
+    the argument's position among the arrays. Pass it as both ``vjp`` and ``jvp`` (each its
+    own rule) to :func:`defprimitive`."""
+
+    def __init__(self, first: int, rule):
+        super().__init__()
+        self.first, self.rule = first, rule
+
+    def __contains__(self, argnum) -> bool:
+        return argnum >= self.first
+
+    def get(self, argnum, default=None):
+        return self[argnum] if argnum >= self.first else default
+
+    def __missing__(self, argnum):
+        k = argnum - self.first
+        return lambda g, ans, *args, **kwargs: self.rule(k, g, ans, *args, **kwargs)
+
+
 def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None) -> Primitive:
     """Register primitive ``name``: forward ``fun``, one VJP and one JVP rule per argument.
 
-    ``vjp`` and ``jvp`` are either a sequence (rule for argument 0, 1, ...) or a
+    ``vjp`` and ``jvp`` are either a sequence (rule for argument 0, 1, ...), a
     dict ``{argnum: rule}`` when some arguments are never differentiated
-    (an axis, an index, a condition). A VJP rule is ``(g, ans, *args, **kwargs)
-    -> cotangent of that argument``; a JVP rule is ``(t, ans, *args, **kwargs)
-    -> tangent of the answer``. Rules are written with primitives, so they can be
-    differentiated again.
+    (an axis, an index, a condition), or :class:`Variadic` for any number of array
+    arguments. A VJP rule is ``(g, ans, *args, **kwargs) -> cotangent of that
+    argument``; a JVP rule is ``(t, ans, *args, **kwargs) -> tangent of the answer``.
+    Rules are written with primitives, so they can be differentiated again.
     """
     if name in PRIMITIVES:
         raise ValueError(f"primitive {name!r} is already registered")
+    if isinstance(vjp, Variadic) or isinstance(jvp, Variadic):
+        if not (isinstance(vjp, Variadic) and isinstance(jvp, Variadic)) or vjp.first != jvp.first:
+            raise ValueError(
+                f"primitive {name!r}: give Variadic VJP and JVP rules from one argument"
+            )
+        prim = Primitive(name, fun, vjp, jvp, doc)
+        PRIMITIVES[name] = prim
+        return prim
     vjps = dict(vjp) if isinstance(vjp, dict) else dict(enumerate(vjp))
     jvps = dict(jvp) if isinstance(jvp, dict) else dict(enumerate(jvp))
     if set(vjps) != set(jvps):

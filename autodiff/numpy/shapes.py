@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import shape_of, unbox
-from .registry import defprimitive
+from .registry import Variadic, defprimitive
 
 
 # The forward functions call ndarray methods where they can: np.reshape, np.transpose and
@@ -167,32 +167,13 @@ def _tangent_block(t, axis, arrays, i):
     return concatenate_args(axis, *parts)
 
 
-class _ArgRules(dict):
-    """Rules for 'every argument from 1 on', as concatenate takes any number of arrays."""
-
-    def __init__(self, rule):
-        super().__init__()
-        self.rule = rule
-
-    def __contains__(self, i):
-        return i >= 1
-
-    def get(self, i, default=None):
-        return self[i] if i >= 1 else default
-
-    def __missing__(self, i):
-        return lambda g, ans, axis, *arrays: self.rule(g, axis, arrays, i - 1)
-
-
 concatenate_args = defprimitive(
     "concatenate",
     _concatenate,
-    vjp={},
-    jvp={},
+    vjp=Variadic(1, lambda k, g, ans, axis, *arrays: _piece(g, axis, arrays, k)),
+    jvp=Variadic(1, lambda k, t, ans, axis, *arrays: _tangent_block(t, axis, arrays, k)),
     doc="arrays joined along axis (positional form: axis first)",
 )
-concatenate_args.vjps = _ArgRules(_piece)
-concatenate_args.jvps = _ArgRules(_tangent_block)
 
 
 def concatenate(arrays, axis: int = 0):
