@@ -23,6 +23,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 import scipy.stats
+import xarray as xr
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
@@ -31,7 +32,7 @@ from omegaconf import DictConfig
 from .compose import check_group_choices, compose, extra_dir, parse, searchpath_dirs, values
 from .config import conf_dir, register
 from .errors import ConfigError
-from .io import read_dataset, write_dataset
+from .io import write_dataset
 
 
 def final_values(ds) -> tuple[str, np.ndarray]:
@@ -89,10 +90,11 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = []
         for path in sorted(sweep_dir.glob(f"*/{config.output}")):
-            ds = read_dataset(path)
-            label, final = final_values(ds)
+            # Lazily: only the final values are read (the report reads the whole files).
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                label, final = final_values(ds)
+                overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
             mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
-            overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
             rows.append(f"  {overrides}: mean final {label} = {mean:.4g}  ({path})")
         print(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows, sep="\n", flush=True)
 
