@@ -143,18 +143,27 @@ def gradient_variance(
     return total / m
 
 
+def _subset_batches(problem: Problem, R: int, memory_mb: float, index=None):
+    """(m, chunks): the samples ``index`` (m,) — all n when None — split into chunks of shared
+    data sized for Hessian-vector products of R replicates."""
+    index = np.arange(problem.n) if index is None else np.asarray(index)
+    m = index.shape[0]
+    chunks = [
+        _shared(problem, sl if m == problem.n else index[sl])
+        for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=3))
+    ]
+    return m, chunks
+
+
 def hessian_vector(
     problem: Problem, X: np.ndarray, V: np.ndarray, memory_mb: float, index=None
 ) -> np.ndarray:
     """∇²f(x_r)·v_r for every replicate r, shape (R, d), via ``autodiff.hvp``; with ``index``
     (m,) the Hessian of (1/m) Σ_{i∈index} fᵢ instead (the same samples for every replicate)."""
-    R = X.shape[0]
-    index = np.arange(problem.n) if index is None else np.asarray(index)
-    m = index.shape[0]
+    m, batches = _subset_batches(problem, X.shape[0], memory_mb, index)
     out = np.zeros_like(X)
-    for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=3)):
-        part = sl if m == problem.n else index[sl]
-        out += _chunk_hvp(problem, X, V, _shared(problem, part))
+    for batch in batches:
+        out += _chunk_hvp(problem, X, V, batch)
     return out / m
 
 
@@ -166,13 +175,10 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     sweep over that record (reverse over reverse: the VJP of ∇f with cotangent v is Hv, H being
     symmetric), about 3x cheaper per product than a forward-over-reverse ``hvp`` that evaluates
     f again. The records kept stay under ``memory_mb``; chunks beyond it are recomputed."""
-    R = X.shape[0]
-    index = np.arange(problem.n) if index is None else np.asarray(index)
-    m = index.shape[0]
+    m, batches = _subset_batches(problem, X.shape[0], memory_mb, index)
     X3 = X[:, None, :]
     recorded, recomputed, used = [], [], 0
-    for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=3)):
-        batch = _shared(problem, sl if m == problem.n else index[sl])
+    for batch in batches:
         if used < memory_mb * 2**20:
             _, vjp_fn = autodiff.vjp(
                 lambda Z, batch=batch: _summed_loss_grad(Z, problem.loss, batch), X3
@@ -183,13 +189,12 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
             recomputed.append(batch)
 
     def apply(V: np.ndarray) -> np.ndarray:
-        V3 = V[:, None, :]
-        out = np.zeros_like(X3)
+        out = np.zeros_like(X)
         for vjp_fn in recorded:
-            out += vjp_fn(V3)[0]
+            out += vjp_fn(V[:, None, :])[0][:, 0, :]
         for batch in recomputed:
-            out[:, 0, :] += _chunk_hvp(problem, X, V, batch)
-        return out[:, 0, :] / m
+            out += _chunk_hvp(problem, X, V, batch)
+        return out / m
 
     return apply
 
