@@ -29,7 +29,7 @@ from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .compose import check_group_choices, compose, extra_dir, parse, searchpath_dirs, values
+from .compose import check_group_choices, compose, config_dirs, parse, values
 from .config import conf_dir, register
 from .errors import ConfigError
 from .io import write_dataset
@@ -137,7 +137,7 @@ def precheck(args: list[str]) -> None:
     if ns is None or ns.config_path or ns.config_name or ns.experimental_rerun:
         return
     everything = parse(ns.overrides)
-    config_dir = [d for d in [extra_dir(ns.config_dir)] if d] + searchpath_dirs(everything)
+    config_dir = config_dirs(ns.config_dir, everything)
     parsed = [o for o in everything if not o.is_hydra_override()]
     check_group_choices(parsed, config_dir)
     if ns.help or ns.hydra_help or ns.cfg or ns.info or ns.shell_completion:

@@ -18,7 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import GROUPS, conf_dir, group_options, register
+from .config import GROUPS, as_dirs, conf_dir, group_options, register
 from .errors import ConfigError, require
 
 
@@ -79,10 +79,10 @@ def searchpath_dirs(parsed: list[Override]) -> list[str]:
     return dirs
 
 
-def _as_list(config_dir) -> list:
-    if config_dir is None:
-        return []
-    return [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+def config_dirs(config_dir, parsed: list[Override]) -> list[str]:
+    """Every extra config directory, absolute: ``config_dir`` (None, a path or a list: the
+    CLI's ``--config-dir``) and then those of ``hydra.searchpath`` overrides in ``parsed``."""
+    return [extra_dir(d) for d in as_dirs(config_dir)] + searchpath_dirs(parsed)
 
 
 def values(override: Override, config_dir: str | None = None) -> list[str]:
@@ -131,7 +131,7 @@ def compose(
     wrong types raise a one-line :class:`ConfigError`."""
     overrides = [str(o) for o in overrides]
     parsed = parse(overrides)
-    dirs = [extra_dir(d) for d in _as_list(config_dir)] + searchpath_dirs(parsed)
+    dirs = config_dirs(config_dir, parsed)
     check_group_choices(parsed, dirs)
     overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
     if dirs:

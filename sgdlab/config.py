@@ -8,6 +8,7 @@ time. :func:`conf_dir` finds the YAML tree both in a source checkout and in an i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,18 +266,18 @@ def conf_dir() -> Path:
     raise FileNotFoundError(f"sgdlab: no conf/config.yaml next to {here}")
 
 
+def as_dirs(config_dir) -> list:
+    """Extra config directories as a list: ``config_dir`` may be None, one path or a list."""
+    if config_dir is None:
+        return []
+    return [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+
+
 def group_options(group: str, config_dir=None) -> list[str]:
     """The options of config group ``group``: the YAML files in ``conf/<group>/`` and in
     ``<dir>/<group>/`` for each extra config directory ``config_dir`` (None, a path or a list
     of paths: the CLI's ``--config-dir`` and ``hydra.searchpath``)."""
-    extra = (
-        []
-        if config_dir is None
-        else [config_dir]
-        if isinstance(config_dir, (str, Path))
-        else config_dir
-    )
-    dirs = [conf_dir(), *map(Path, extra)]
+    dirs = [conf_dir(), *map(Path, as_dirs(config_dir))]
     return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
 
 
