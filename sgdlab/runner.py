@@ -141,7 +141,6 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     avg, avg_count = np.zeros_like(x), 0
     best, patience_used = np.full(R, np.inf), np.zeros(R, dtype=np.int64)
     loss0, full_grad, s = None, None, 0
-    all_active = True  # False once some replicate is frozen (diverged or stopped early)
     tol = 1e-12 * max(1.0, abs(const.f_star)) if np.isfinite(const.f_star) else np.nan
 
     def full_grad_fn(P):
@@ -196,7 +195,6 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                     patience_used = np.where(better, 0, patience_used + 1)
                     stop = active & (patience_used >= cfg.early_stopping.patience)
                     stopped_at[stop], active[stop] = t, False
-                all_active = bool(active.all())
             if t == T:
                 break
             batch = est.gather(prob, stream.next())
@@ -211,14 +209,13 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                 rec["noise_sq"][:, s] = ((g - full_grad) ** 2).sum(axis=1)
                 s += 1
             x_new, state = plan.optimizer.update(g, x, state, lrs[t])
-            if all_active and np.isfinite(x_new.sum()):  # the common case, in one reduction
+            if np.isfinite(x_new.sum()) and active.all():  # the common case: two reductions
                 x = x_new
                 continue
             finite = np.isfinite(x_new).all(axis=1)
             diverged_at[active & ~finite] = t + 1
             x = np.where((active & finite)[:, None], x_new, x)
             active &= finite
-            all_active = bool(active.all())
 
     rec["wall_time_s"] = np.array(time.perf_counter() - start_time)
     rec["sigma_star_sq"] = np.array(_sigma_star_sq(prob, mem))
