@@ -24,6 +24,7 @@ import sys
 import time
 
 import numpy as np
+import yaml
 
 N, D, B, R, T = 10_000, 50, 32, 64, 2_000
 LR, LAM = 0.05, 0.01
@@ -98,7 +99,7 @@ def hand_written_logging_floor(problem, ds) -> tuple[float, float]:
 
     per_pass = min(_seconds(loss_and_grad, W) for _ in range(3))
     per_hvp = min(_seconds(hvp, W, W) for _ in range(3))
-    iters = min(D, int(ds.attrs["config"].split("lanczos_iters: ")[1].split()[0]))
+    iters = min(D, int(yaml.safe_load(ds.attrs["config"])["log"]["estimates"]["lanczos_iters"]))
     return int(ds.step.size) * per_pass, int(ds.estimated.sum()) * iters * per_hvp
 
 
