@@ -17,6 +17,8 @@ import numpy as np
 import xarray as xr
 from omegaconf import OmegaConf
 
+from .estimators import subsample_size
+
 SCHEMA_VERSION = "1"
 
 # name: (dims, long_name, symbol or None)
@@ -114,8 +116,6 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "estimated": ("step", plan.estimated, {"long_name": "sigma^2, L, mu estimated here"}),
         "param": ("param", np.arange(prob.d), {"long_name": "parameter index"}),
     }
-    samples = int(cfg.log.estimates.sigma_samples)
-    hessian = int(cfg.log.estimates.hessian_samples)
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "sgdlab_version": __version__,
@@ -132,8 +132,8 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "replicates": int(cfg.replicates),
         "steps": int(cfg.steps),
         "batch_size": int(cfg.batch_size),
-        "sigma_sq_samples": samples if 0 < samples < prob.n else prob.n,
-        "hessian_samples": hessian if 0 < hessian < prob.n else prob.n,
+        "sigma_sq_samples": subsample_size(int(cfg.log.estimates.sigma_samples), prob.n),
+        "hessian_samples": subsample_size(int(cfg.log.estimates.hessian_samples), prob.n),
         "wall_time_s": float(rec["wall_time_s"]),
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
     }

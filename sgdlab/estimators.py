@@ -43,6 +43,11 @@ def chunk_size(
     return int(max(1, min(problem.n, by_memory, by_cache)))
 
 
+def subsample_size(requested: int, n: int) -> int:
+    """Samples an estimate uses: ``requested`` when 0 < requested < n, else all n (exact)."""
+    return requested if 0 < requested < n else n
+
+
 def _chunks(n: int, size: int):
     """Slices of at most ``size`` samples."""
     for start in range(0, n, size):
@@ -131,11 +136,11 @@ def gradient_variance(
     − ∇f(x_r)‖² over m indices drawn uniformly with replacement from replicate r's own generator
     ``rngs[r]``, so replicate r's estimate does not depend on the other replicates."""
     R, n = X.shape[0], problem.n
-    if samples <= 0 or samples >= n:
+    m = subsample_size(samples, n)
+    if m == n:
         index = np.arange(n)
     else:
-        index = np.stack([rng.integers(0, n, size=samples) for rng in rngs])
-    m = index.shape[-1]
+        index = np.stack([rng.integers(0, n, size=m) for rng in rngs])
     total = np.zeros(R)
     for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=2, width=problem.d)):
         G = per_sample_grads(problem, X, index[..., sl])
@@ -229,8 +234,9 @@ def hessian_extremes(
     conditions stricter and bounds looser, never the reverse on average."""
     R, d = X.shape
     index = None
-    if 0 < samples < problem.n:
-        index = np.sort(subset_rng.choice(problem.n, size=samples, replace=False))
+    m = subsample_size(samples, problem.n)
+    if m < problem.n:
+        index = np.sort(subset_rng.choice(problem.n, size=m, replace=False))
     k = min(d, iters)
     Q, HQ = np.zeros((R, k, d)), np.zeros((R, k, d))
 

@@ -142,6 +142,17 @@ def test_hessian_samples_recorded_and_independent_of_R():
     exact = sgdlab.run([*over, "replicates=2", "log.estimates.hessian_samples=0"])
     assert exact.attrs["hessian_samples"] == 300
     assert not np.allclose(exact["L_local"].sel(step=0), two["L_local"].sel(step=0))
+    # m >= n is the exact Hessian, recorded as n
+    whole = sgdlab.run([*over, "replicates=2", "log.estimates.hessian_samples=500"])
+    assert whole.attrs["hessian_samples"] == 300
+    np.testing.assert_array_equal(whole["L_local"], exact["L_local"])
+
+
+@pytest.mark.parametrize(
+    ("requested", "n", "used"), [(0, 10, 10), (3, 10, 3), (9, 10, 9), (10, 10, 10), (11, 10, 10)]
+)
+def test_subsample_size_is_all_n_unless_0_lt_m_lt_n(requested, n, used):
+    assert est.subsample_size(requested, n) == used
 
 
 def test_L_local_logged_in_dataset():
