@@ -224,6 +224,24 @@ def test_hydra_searchpath_adds_user_experiments(tmp_path, monkeypatch):
     assert "steps: 7" in out.stdout
 
 
+def test_hydra_searchpath_pkg_entry_adds_a_packages_configs(tmp_path, monkeypatch):
+    """``pkg://package`` names an importable package's folder, for the pre-check, compose and
+    Hydra itself alike."""
+    package = tmp_path / "my_lab_configs"
+    (package / "experiment").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "experiment" / "mine.yaml").write_text("# @package _global_\nsteps: 9\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen = _prepared(monkeypatch)
+    cli.precheck(["hydra.searchpath=[pkg://my_lab_configs]", "experiment=mine"])
+    assert [c.steps for c in seen] == [9]
+    assert sgdlab.compose(["hydra.searchpath=[pkg://my_lab_configs]", "experiment=mine"]).steps == 9
+    out = sgdlab_cmd(["--cfg", "job", "hydra.searchpath=[pkg://my_lab_configs]", "experiment=mine"],
+                     tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "steps: 9" in out.stdout
+
+
 def test_summary_without_f_star_reports_the_final_loss():
     ds = sgdlab.run(["problem=mlp", "problem.n=60", "problem.hidden=3", "replicates=3",
                      "steps=5", "log.estimates.num=0"])  # fmt: skip
