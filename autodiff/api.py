@@ -29,12 +29,12 @@ def vjp(f, *primals):
     return _vjp(f, primals)
 
 
-def _vjp(f, primals, once: bool = False):
+def _vjp(f, primals, once: bool = False, op: str = "vjp"):
     """vjp without the input checks (callers have checked); ``once``: vjp_fn may run only once,
-    and frees the tape as it goes."""
+    and frees the tape as it goes; ``op``: the caller's name, for error messages."""
     tape, boxes = start(primals)
     trace = boxes[0].trace if boxes else -1
-    out = f(*boxes)
+    out = _check_output(f(*boxes), op)
     out_value = out.value if _in_trace(out, trace) else out
     runs = []
 
@@ -76,6 +76,12 @@ def jvp(f, primals, tangents):
     result's tangent has ``f``'s output shape. A full gradient of f: Rⁿ → R by
     forward mode needs n such passes (one per input direction).
     """
+    for name, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):
+            raise TypeError(
+                f"jvp: {name} must be a tuple with one array per argument of f, got "
+                f"{type(given).__name__} (write (x,) for a single argument)"
+            )
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(
@@ -88,8 +94,14 @@ def jvp(f, primals, tangents):
             raise ValueError(
                 f"jvp: tangent {i} has shape {shape_of(t)} but its primal has shape {shape_of(p)}"
             )
+    return _jvp(f, primals, tangents)
+
+
+def _jvp(f, primals, tangents, op: str = "jvp"):
+    """jvp without the input checks; ``op``: the caller's name, for error messages."""
     trace = new_trace()
     out = f(*[Box(p, trace, JVPNode(t)) for p, t in zip(primals, tangents, strict=True)])
+    out = _check_output(out, op)
     if not _in_trace(out, trace):
         return out, _zeros_like(out)
     return out.value, out.node.tangent
@@ -121,7 +133,7 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
 
         for i in nums:
             _check_differentiable(args[i], f, i, "grad")
-        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums], once=True)
+        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums], once=True, op="grad")
         if shape_of(out) != ():
             raise ValueError(
                 f"grad needs f to return a scalar, but it returned shape {shape_of(out)}; "
@@ -153,6 +165,9 @@ def hvp(f, x, v):
     ``x`` and ``v`` have the same shape; so has the result. Costs about one
     gradient evaluation, never forms the Hessian.
     """
+    _check_differentiable(x, f, 0, "hvp")
+    if shape_of(x) != shape_of(v):
+        raise ValueError(f"hvp: v has shape {shape_of(v)} but x has shape {shape_of(x)}")
     return jvp(grad(f), (x,), (v,))[1]
 
 
@@ -170,7 +185,13 @@ def jacobian(f, argnums: int = 0, mode: str = "rev"):
 
     @functools.wraps(f)
     def jacobian_f(*args, **kwargs):
+        if argnums >= len(args):
+            raise TypeError(
+                f"jacobian: argnums asks for positional argument {argnums}, but only {len(args)} "
+                "were given"
+            )
         x = args[argnums]
+        _check_differentiable(x, f, argnums, "jacobian")
 
         def f_of_x(x_):
             full = list(args)
@@ -180,7 +201,7 @@ def jacobian(f, argnums: int = 0, mode: str = "rev"):
         x_shape = shape_of(x)
         n_in = int(np.prod(x_shape))
         if mode == "rev":
-            out, vjp_fn = vjp(f_of_x, x)
+            out, vjp_fn = _vjp(f_of_x, (x,), op="jacobian")
             out_shape = shape_of(out)
             rows = [vjp_fn(_basis(out_shape, k, out))[0] for k in range(int(np.prod(out_shape)))]
             flat = [anp.reshape(r, (n_in,)) for r in rows]
@@ -188,7 +209,7 @@ def jacobian(f, argnums: int = 0, mode: str = "rev"):
         out = None
         cols = []
         for k in range(n_in):
-            out, col = jvp(f_of_x, (x,), (_basis(x_shape, k, x),))
+            out, col = _jvp(f_of_x, (x,), (_basis(x_shape, k, x),), op="jacobian")
             cols.append(anp.reshape(col, (-1,)))
         out_shape = shape_of(out) if n_in else shape_of(f_of_x(x))
         return anp.reshape(anp.stack(cols, axis=-1), out_shape + x_shape)
@@ -246,6 +267,25 @@ def _check_argnums(argnums) -> tuple[int, ...]:
     if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
         raise TypeError(f"argnums must be a non-negative int or a tuple of them, got {argnums!r}")
     return nums
+
+
+def _check_output(out, op: str):
+    """``out`` unchanged if it is a number or a numeric array (traced or not), else a TypeError:
+    a forgotten ``return`` or a tuple of outputs would otherwise differentiate as a constant."""
+    if type(out) is Box:
+        return out
+    kind = np.asarray(out).dtype.kind if isinstance(out, (np.ndarray, np.generic)) else ""
+    if isinstance(out, (bool, int, float)) or kind in ("b", "i", "u", "f", "c"):
+        return out
+    hint = (
+        "; differentiate one output at a time, e.g. lambda x: f(x)[0]"
+        if isinstance(out, (tuple, list))
+        else ""
+    )
+    raise TypeError(
+        f"{op}: f must return a number or a numeric NumPy array, but it returned a "
+        f"{type(out).__name__}{hint}"
+    )
 
 
 def _check_differentiable(x, f, i: int, op: str) -> None:

@@ -263,6 +263,53 @@ def test_integer_second_argument_is_named():
         autodiff.grad(lambda x, y: x * y, argnums=1)(1.0, 2)
 
 
+def _returns_tuple(x):
+    return anp.sum(x * x), x
+
+
+@pytest.mark.parametrize(
+    "call, what",
+    [
+        (lambda x: autodiff.grad(lambda a: None)(x), "grad: f must return .* NoneType"),
+        (lambda x: autodiff.value_and_grad(_returns_tuple)(x), "grad: .* tuple; differentiate"),
+        (lambda x: autodiff.grad(lambda a: [anp.sum(a)])(x), "grad: .* list"),
+        (lambda x: autodiff.grad(lambda a: "loss")(x), "grad: .* str"),
+        (lambda x: autodiff.vjp(lambda a: (a, 2 * a), x), "vjp: .* tuple"),
+        (lambda x: autodiff.jvp(lambda a: (a, 2 * a), (x,), (x,)), "jvp: .* tuple"),
+        (lambda x: autodiff.jacobian(lambda a: (a, a))(x), "jacobian: .* tuple"),
+        (lambda x: autodiff.jacobian(lambda a: (a, a), mode="fwd")(x), "jacobian: .* tuple"),
+    ],
+)
+def test_an_output_that_is_not_an_array_is_refused(call, what):
+    """A forgotten return or a tuple of outputs would otherwise differentiate as a constant
+    (zero derivative, no error)."""
+    with pytest.raises(TypeError, match=what):
+        call(np.ones(3))
+
+
+def test_constant_outputs_still_have_zero_derivatives():
+    assert np.array_equal(autodiff.grad(lambda a: 3.0)(np.ones(2)), np.zeros(2))
+    assert autodiff.jacobian(lambda a: np.ones(2))(np.ones(3)).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "call, what",
+    [
+        (lambda: autodiff.jacobian(lambda a: a * 2)(np.arange(2)), r"jacobian: argument 0 \(a\)"),
+        (
+            lambda: autodiff.hvp(lambda a: anp.sum(a**3), np.arange(2), np.ones(2)),
+            r"hvp: argument 0 \(a\)",
+        ),
+        (lambda: autodiff.hvp(anp.sum, np.ones(2), np.ones(3)), r"hvp: v has shape \(3,\)"),
+        (lambda: autodiff.jvp(anp.sin, np.ones(2), np.ones(2)), "jvp: primals must be a tuple"),
+        (lambda: autodiff.jacobian(anp.sin, argnums=1)(np.ones(2)), "jacobian: argnums asks"),
+    ],
+)
+def test_errors_name_the_function_called_and_the_users_argument(call, what):
+    with pytest.raises((TypeError, ValueError), match=what):
+        call()
+
+
 def test_jacobian_mode_is_validated():
     with pytest.raises(ValueError, match="mode must be one of"):
         autodiff.jacobian(anp.sin, mode="sideways")
