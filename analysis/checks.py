@@ -249,7 +249,13 @@ def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.
         else:
             pick = first if len(first) else g[g["status"] == status].head(1)
             row["reason"] = f"t={int(pick['step'].iloc[0])}: {pick['reason'].iloc[0]}"
-            if status == "violated" and assessment is not None:
+            if status == "violated" and theorem in BOUNDS and BOUNDS[theorem].exact:
+                row["reason"] += (
+                    "; an exact identity: even when it is true, a check at level α flags it "
+                    "with probability up to α/2, and jobs that share a seed share their draws, "
+                    "so confirm with more replicates or another seed before suspecting the run"
+                )
+            elif status == "violated" and assessment is not None:
                 src = assessment.constants.query("theorem == @theorem")
                 est = src[src["source"] == "logged"]["constant"].tolist()
                 if est:
@@ -270,6 +276,7 @@ def check_all(
 ) -> CheckResult:
     """Assess and check every theorem of ``bounds`` (default :data:`BOUNDS`) on one run."""
     bounds = BOUNDS if bounds is None else bounds
+    alpha = stats.check_alpha(alpha)
     a = assess(ds, alpha=alpha)
     rows = []
     for theorem, plan in a.plans.items():

@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
+from . import stats
 from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
 from .collect import cells, collect
 from .figures import run_figures, sweep_figures
@@ -251,6 +252,14 @@ def _resolve(path: Path) -> tuple[str, xr.Dataset, Path]:
     raise FileNotFoundError(f"{path}: no run.nc, sweep.nc or Hydra job directories")
 
 
+def _level(text: str) -> float:
+    """argparse type for --alpha: the message of :func:`analysis.stats.check_alpha`."""
+    try:
+        return stats.check_alpha(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``sgdlab-report``; returns (and exits with) the status."""
     parser = argparse.ArgumentParser(
@@ -259,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("path", type=Path, help="run directory, multirun directory, or .nc file")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a bound is violated")
-    parser.add_argument("--alpha", type=float, default=0.05, help="family-wise level per theorem")
+    parser.add_argument(
+        "--alpha", type=_level, default=0.05, help="family-wise level per theorem, in (0, 1)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
     args = parser.parse_args(argv)
     try:

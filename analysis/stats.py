@@ -22,6 +22,7 @@ from scipy import stats as _st
 __all__ = [
     "Interval",
     "bootstrap_lcb",
+    "check_alpha",
     "interval_from_stats",
     "markov_test",
     "mean_interval",
@@ -81,6 +82,18 @@ def interval_from_stats(
     q = t_quantile(1 - (level / 2 if two_sided else level), count - 1)
     se = float(sd) / np.sqrt(count)
     return Interval(float(mean), float(mean - q * se), float(mean + q * se), se, int(count))
+
+
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float if it is a level strictly between 0 and 1, else a one-line ValueError
+    (α = 0 would make every interval infinite, α ≥ 1 or < 0 meaningless)."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"alpha must be a level strictly between 0 and 1 (e.g. 0.05), got {alpha}")
+    return value
 
 
 def mean_interval(

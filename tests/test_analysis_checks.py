@@ -12,7 +12,7 @@ import sgdlab
 from analysis import check, check_all
 from analysis.assumptions import _step_rows
 from analysis.bounds import BOUNDS
-from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX
+from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX, _row, summarize
 from analysis.constants import read_run, run_constants
 from analysis.quantities import dense_prefix
 
@@ -331,3 +331,16 @@ def test_hessian_subsample_does_not_override_known_constants_or_refute_convexity
     assert _convex(read_run(lowered), {})["status"] == "unknown"
     lowered.attrs["hessian_samples"] = lowered.attrs["n"]
     assert _convex(read_run(lowered), {})["status"] == "violated"
+
+
+def test_a_violated_exact_identity_says_it_may_be_chance():
+    """An exact value (the FPC) is flagged at rate up to α/2 even when true; the summary says
+    so instead of pointing at estimated constants."""
+    rows = [
+        _row("fpc_minibatch", "noise_sq", 0, 11.6, 9.75, 13.5, 9.73, "violated", "below", 0.05),
+        _row("bcn_4_6", "suboptimality", 5, 2.0, 1.5, 2.5, 1.0, "violated", "LCB > B", 0.01),
+    ]
+    summary = summarize(pd.DataFrame(rows)).set_index("theorem")
+    assert "exact identity" in summary.loc["fpc_minibatch", "reason"]
+    assert "another seed" in summary.loc["fpc_minibatch", "reason"]
+    assert "exact identity" not in summary.loc["bcn_4_6", "reason"]

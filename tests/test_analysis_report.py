@@ -76,6 +76,19 @@ def test_verdict_states_the_level_of_both_kinds_of_check():
     assert text.endswith("checks every step): b.")
 
 
+@pytest.mark.parametrize("alpha", ["0", "1", "2", "-0.5", "nan", "abc"])
+def test_report_refuses_an_alpha_outside_0_1(run_dir, tmp_path, alpha, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run_dir), "--alpha", alpha, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--alpha" in err and "strictly between 0 and 1" in err
+    assert not list(tmp_path.iterdir())  # nothing written
+    with pytest.raises(ValueError, match="alpha must be"):
+        write_run_report(sgdlab.read_dataset(run_dir / "run.nc"), tmp_path, alpha=0.0)
+    assert not list(tmp_path.iterdir())
+
+
 def test_report_uses_alpha_and_shows_partial_coverage(run_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
     assert main([str(run_dir), "--alpha", "0.01", "--out", str(tmp_path)]) == 0
