@@ -221,6 +221,7 @@ def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.
         plan = assessment.plans.get(theorem) if assessment is not None else None
         first = g[g["status"] == "violated"].head(1)
         later = g[g["step"] > 0]  # at t = 0 most bounds equal the (deterministic) value
+        later = later if len(later) else g  # ... unless t = 0 is all the theorem speaks of
         ratio = (later["empirical_mean"] / later["bound"]).replace([np.inf, -np.inf], np.nan)
         row = {
             "theorem": theorem,

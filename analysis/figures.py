@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from . import plots
+from .collect import cells
 from .constants import read_run, run_constants
 from .quantities import measure
 
@@ -73,18 +74,30 @@ def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
     data = pd.concat(frames) if frames else pd.DataFrame()
     if data.empty:
         return None
-    used = {}
     if not keys:
-        C, _ = run_constants(read_run(ds))
-        b = int(ds.attrs["batch_size"])
-        used = {
-            "L_local": C["L"].value if "L" in C else np.nan,
-            "mu_local": C["mu"].value if "mu" in C else np.nan,
-            "sigma_sq": C["sigma_sq"].value * b if "sigma_sq" in C else np.nan,
-        }
+        used = _used_constants(ds)
+    else:  # each job's own values, keyed by its hue label (as _combine writes it)
+        used = {name: {} for name in names}
+        for where, job in cells(ds):
+            label = ", ".join(str(where[k]) for k in keys) if len(keys) > 1 else where[keys[0]]
+            for name, value in _used_constants(job).items():
+                if name in used:
+                    used[name][label] = value
     if hue is not None:
         data = _combine(data, keys, hue)
     return plots.constant_traces(data, used, hue=hue)
+
+
+def _used_constants(ds: xr.Dataset) -> dict[str, float]:
+    """The L, μ and σ² (per sample, as ``sigma_sq`` is logged) that the theorems used on run
+    ``ds``, NaN where a constant is missing."""
+    C, _ = run_constants(read_run(ds))
+    b = int(ds.attrs["batch_size"])
+    return {
+        "L_local": C["L"].value if "L" in C else np.nan,
+        "mu_local": C["mu"].value if "mu" in C else np.nan,
+        "sigma_sq": C["sigma_sq"].value * b if "sigma_sq" in C else np.nan,
+    }
 
 
 def _region(ds: xr.Dataset):

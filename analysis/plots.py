@@ -167,25 +167,33 @@ SYMBOLS = {  # logged constant: (panel title, axis label with symbol and units)
 
 def constant_traces(
     data: pd.DataFrame,
-    used: dict[str, float] | None = None,
+    used: dict[str, float | dict] | None = None,
     *,
     hue: str | None = None,
     title: str | None = None,
 ) -> plt.Figure:
     """One panel per ``constant`` (columns step, replicate, constant, value[, hue]): the logged
-    estimates along the run, and dashed the value a theorem used (``used[constant]``)."""
+    estimates along the run, and dashed the value a theorem used: ``used[constant]`` is one
+    number, or ``{hue level: number}`` for one dashed line per job in its curve's colour."""
     names = list(pd.unique(data["constant"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
     palette = _palette(data, hue)
     for ax, name in zip(axes[0], names, strict=True):
         d = data[data["constant"] == name]
         _curves(ax, d, "step", "value", hue, palette)
-        extra = []
-        if used and name in used and np.isfinite(used[name]):
-            ax.axhline(used[name], color="k", ls="--", lw=1.2)
-            extra.append(Line2D([], [], color="k", ls="--", label=f"used: {used[name]:.4g}"))
+        extra, value = [], (used or {}).get(name)
+        if isinstance(value, dict):  # one value per job
+            for level, v in value.items():
+                if np.isfinite(v) and palette is not None and level in palette:
+                    ax.axhline(v, color=palette[level], ls="--", lw=1.2)
+            if any(np.isfinite(v) for v in value.values()):
+                extra.append(Line2D([], [], color="k", ls="--", label="used (each job's colour)"))
+            value = None
+        elif value is not None and np.isfinite(value):
+            ax.axhline(value, color="k", ls="--", lw=1.2)
+            extra.append(Line2D([], [], color="k", ls="--", label=f"used: {value:.4g}"))
         _scales(ax, d["step"].to_numpy(float), d["value"].to_numpy(float), False)
-        _flat(ax, d["value"].to_numpy(float), (used or {}).get(name))
+        _flat(ax, d["value"].to_numpy(float), value)
         heading, ylabel = SYMBOLS.get(name, (name, name))
         ax.set_xlabel(STEP_LABEL)
         ax.set_ylabel(ylabel)

@@ -344,3 +344,10 @@ def test_a_violated_exact_identity_says_it_may_be_chance():
     assert "exact identity" in summary.loc["fpc_minibatch", "reason"]
     assert "another seed" in summary.loc["fpc_minibatch", "reason"]
     assert "exact identity" not in summary.loc["bcn_4_6", "reason"]
+
+
+def test_tightness_of_a_theorem_checked_only_at_t0_is_reported():
+    rows = [_row("fpc_minibatch", "noise_sq", 0, 2.0, 1.5, 2.5, 4.0, "holds", "inside", 0.5)]
+    summary = summarize(pd.DataFrame(rows)).set_index("theorem")
+    assert summary.loc["fpc_minibatch", "max_tightness"] == 0.5
+    assert "nan" not in summary.loc["fpc_minibatch", "reason"]

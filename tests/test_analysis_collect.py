@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 
 import sgdlab
-from analysis import cells, check_sweep, collect
+from analysis import cells, check_sweep, collect, figures
 from analysis.collect import parse_overrides, swept_keys
 
 FIXED = ["replicates=4", "steps=30", "problem.n=40", "problem.d=3"]
@@ -131,3 +131,15 @@ def test_collect_is_lazy_with_dask_and_equal_without(sweep_dir, monkeypatch, laz
     reference = xr.open_dataset(sweep_dir / "0" / "run.nc", engine="h5netcdf").load()
     job = sweep.sel({"sampler": "with_replacement", "optimizer.lr": 0.05})
     np.testing.assert_array_equal(job["loss"].values, reference["loss"].values)
+
+
+def test_sweep_constant_traces_show_each_jobs_used_constants(sweep_dir):
+    """The sweep's constants figure has, per job, the L the theorems used on that job."""
+    sweep = collect(sweep_dir)
+    keys = ("sampler", "optimizer.lr")
+    fig = figures._traces(sweep, keys, ", ".join(keys))
+    ax = fig.axes[0]  # L_local
+    dashed = [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+    expected = [figures._used_constants(job)["L_local"] for _, job in cells(sweep)]
+    assert len(dashed) == len(expected) == len(GRID)  # one per job
+    assert sorted(dashed) == sorted(expected)

@@ -75,6 +75,18 @@ def test_constant_traces_one_panel_per_constant_with_the_used_value(tmp_path):
     assert path.stat().st_size > 1000
 
 
+def test_constant_traces_of_a_sweep_dash_each_jobs_used_value_in_its_colour():
+    base = _frame(("a", "b"))
+    data = pd.concat([base.assign(constant=c) for c in ("L_local", "sigma_sq")])
+    used = {"L_local": {"a": 2.0, "b": 3.0}, "sigma_sq": {"a": 1.0, "b": np.nan}}
+    fig = plots.constant_traces(data, used, hue="lr")
+    for ax, expected in zip(fig.axes, ({2.0, 3.0}, {1.0}), strict=True):
+        dashed = [ln for ln in _lines(ax) if ln.get_linestyle() == "--"]
+        assert {ln.get_ydata()[0] for ln in dashed} == expected
+        solid = {tuple(ln.get_color()) for ln in _lines(ax) if ln.get_linestyle() != "--"}
+        assert {tuple(ln.get_color()) for ln in dashed} <= solid  # in the curves' colours
+
+
 def test_step_size_sweep_one_curve_per_sampler():
     rng = np.random.default_rng(1)
     data = pd.DataFrame(
