@@ -33,6 +33,11 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
         "squared error of the gradient estimate used at step t",
         "||g_t - grad f(x_t)||^2",
     ),
+    "noise": (
+        ("replicate", "step", "param"),
+        "error of the gradient estimate used at step t (logged when d <= log.max_params)",
+        "g_t - grad f(x_t)",
+    ),
     "sigma_sq": (
         ("replicate", "step"),
         "per-sample gradient variance (1/n) sum_i ||grad f_i - grad f||^2",

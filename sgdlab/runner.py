@@ -126,6 +126,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     log_x = d <= cfg.log.max_params
     if log_x:
         rec["x"] = np.full((R, S, d), np.nan)
+        rec["noise"] = np.full((R, S, d), np.nan)
     if plan.holdout is not None:
         rec["holdout_loss"] = np.full((R, S), np.nan)
     if plan.avg_start is not None:
@@ -206,7 +207,10 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                 t,
             )
             if logging_now:
-                rec["noise_sq"][:, s] = ((g - full_grad) ** 2).sum(axis=1)
+                noise = g - full_grad
+                rec["noise_sq"][:, s] = (noise**2).sum(axis=1)
+                if log_x:
+                    rec["noise"][:, s] = noise
                 s += 1
             x_new, state = plan.optimizer.update(g, x, state, lrs[t])
             if np.isfinite(x_new.sum()) and active.all():  # the common case: two reductions
