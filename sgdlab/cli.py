@@ -48,29 +48,43 @@ def final_values(ds) -> tuple[str, np.ndarray]:
 
 def summarize(ds, path: Path | None = None) -> str:
     """A few lines: the run, its final suboptimality over replicates (mean ± 95% CI half-width,
-    median; the final loss when f* is unknown) for its sampler, divergences, and where the
-    dataset went."""
+    median; the final loss when f* is unknown) for its sampler, and that of the averaged
+    iterate when there is one, divergences and early stops, and where the dataset went."""
     a = ds.attrs
     label, final = final_values(ds)
-    ok = final[np.isfinite(final)]
-    if ok.size:
-        half = float("nan")
-        if ok.size > 1:  # Student t: R is often small
-            half = scipy.stats.t.ppf(0.975, ok.size - 1) * ok.std(ddof=1) / np.sqrt(ok.size)
-        stat = f"{ok.mean():.4g} ± {half:.2g} (95% CI), median {np.median(ok):.4g}"
-        if ok.size < final.size:
-            stat += f" (over the {ok.size} finite of {final.size} replicates)"
-    else:
-        stat = "n/a (no finite value)"
     lines = [
         f"sgdlab: problem={a['problem']} optimizer={a['optimizer']} schedule={a['schedule']} "
         f"R={a['replicates']} T={a['steps']} b={a['batch_size']} ({a['wall_time_s']:.2f} s)",
-        f"  final {label} [sampler={a['sampler']}]: {stat}",
-        f"  diverged: {a['n_diverged']}/{a['replicates']} replicates",
+        f"  final {label} [sampler={a['sampler']}]: {_spread(final)}",
     ]
+    if "avg_loss" in ds:  # Polyak–Ruppert averaging: the iterate the theorems speak of
+        avg = ds["avg_loss"].isel(step=-1).values
+        if "f_star" in ds and np.isfinite(float(ds["f_star"])):
+            avg = avg - float(ds["f_star"])
+        lines.append(f"  averaged iterate, same measure: {_spread(avg)}")
+    lines.append(f"  diverged: {a['n_diverged']}/{a['replicates']} replicates")
+    if "holdout_loss" in ds:  # early stopping is on
+        stopped = int((ds["stopped_at"].values >= 0).sum())
+        lines.append(f"  stopped early (held-out loss): {stopped}/{a['replicates']} replicates")
     if path is not None:
         lines.append(f"  dataset: {path}")
     return "\n".join(lines)
+
+
+def _spread(values: np.ndarray) -> str:
+    """Mean ± Student-t 95% CI half-width and median of the finite ``values`` (one per
+    replicate), and how many were finite when not all."""
+    ok = values[np.isfinite(values)]
+    if not ok.size:
+        return "n/a (no finite value)"
+    if ok.size == 1:
+        text = f"{ok[0]:.4g} (one replicate: no CI)"
+    else:  # Student t: R is often small
+        half = scipy.stats.t.ppf(0.975, ok.size - 1) * ok.std(ddof=1) / np.sqrt(ok.size)
+        text = f"{ok.mean():.4g} ± {half:.2g} (95% CI), median {np.median(ok):.4g}"
+    if ok.size < values.size:
+        text += f" (over the {ok.size} finite of {values.size} replicates)"
+    return text
 
 
 def task(cfg: DictConfig) -> None:

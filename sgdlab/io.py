@@ -27,11 +27,19 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ds.to_netcdf(tmp, engine="h5netcdf")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a file should get the umask's
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_dataset(path: str | os.PathLike) -> xr.Dataset:

@@ -102,6 +102,8 @@ def test_bad_input_one_line_exit_2_nothing_written(args, key, tmp_path, monkeypa
     [
         ("nan.csv", "a,y\n1,0\nnan,1\n", "NaN"),
         ("bad.csv", "a,y\n1,0\n2,x\n", "malformed"),
+        ("ragged.csv", "a,y\n1,0\n2,1,3\n", "number of columns changed"),
+        ("nofeature.csv", "y\n0\n1\n0\n1\n", "at least 1 feature column"),
         ("len.npz", None, "lengths must match"),
     ],
 )
@@ -119,6 +121,7 @@ def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypa
         cli.main()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err and "problem.data" in err
+    assert "usecols" not in err  # numpy's hint names numpy's API, not ours
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
@@ -257,3 +260,21 @@ def test_summary_ci_uses_student_t_for_small_R():
     ds.attrs.update(problem="mean", optimizer="sgd", schedule="constant", sampler="cyclic",
                     replicates=3, steps=1, batch_size=1, wall_time_s=0.0, n_diverged=0)  # fmt: skip
     assert "2 ± 2.5 (95% CI)" in cli.summarize(ds)
+
+
+def test_summary_of_one_replicate_has_no_nan_interval():
+    text = cli.summarize(sgdlab.run(["experiment=gd_least_squares", "steps=20"]))
+    assert "(one replicate: no CI)" in text and "nan" not in text
+
+
+def test_summary_reports_the_averaged_iterate_and_early_stops():
+    over = ["replicates=4", "steps=200", "log.estimates.num=0"]
+    averaged = sgdlab.run([*over, "averaging.kind=tail"])
+    text = cli.summarize(averaged)
+    f_star = float(averaged["f_star"])
+    mean = (averaged["avg_loss"].isel(step=-1).values - f_star).mean()
+    assert f"averaged iterate, same measure: {mean:.4g} ±" in text
+    assert "stopped early" not in text
+    stopping = sgdlab.run([*over, "early_stopping.patience=1", "early_stopping.holdout=0.5"])
+    stopped = int((stopping["stopped_at"].values >= 0).sum())
+    assert f"stopped early (held-out loss): {stopped}/4 replicates" in cli.summarize(stopping)

@@ -3,7 +3,9 @@ and docstrings."""
 
 import importlib
 import inspect
+import os
 import pkgutil
+import stat
 
 import numpy as np
 import pytest
@@ -203,6 +205,18 @@ def test_atomic_write_replaces_and_leaves_no_partial_file(tmp_path, monkeypatch)
         monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
         write_dataset(ds, tmp_path / "new.nc")
     assert not (tmp_path / "new.nc").exists()
+
+
+def test_written_dataset_gets_the_umasks_permissions_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_dataset(xr.Dataset({"a": ("step", np.arange(3.0))}), tmp_path / "run.nc")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        os.umask(0o077)
+        path = write_dataset(xr.Dataset({"a": ("step", np.arange(3.0))}), tmp_path / "own.nc")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_shared_streams_are_apart_from_every_replicate_stream():

@@ -34,10 +34,10 @@ def load(cfg) -> tuple[np.ndarray, np.ndarray]:
     else:
         X, y = _file(Path(source).expanduser(), str(cfg.label))
     require(
-        X.ndim == 2 and X.shape[0] >= 2,
+        X.ndim == 2 and X.shape[0] >= 2 and X.shape[1] >= 1,
         "problem.data",
         source,
-        "needs a 2-D feature table with at least 2 samples",
+        "needs a 2-D feature table with at least 2 samples and at least 1 feature column",
     )
     require(
         X.shape[0] == y.shape[0],
@@ -139,9 +139,9 @@ def _csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
             warnings.simplefilter("ignore", UserWarning)
             table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except (ValueError, IndexError) as err:
+        reason = one_line(err).split("; use `usecols`")[0]  # numpy's hint names its own API
         raise ConfigError(
-            f"{key}={str(path)!r}: malformed CSV (needs a header row and numeric rows: "
-            f"{one_line(err)})"
+            f"{key}={str(path)!r}: malformed CSV (needs a header row and numeric rows: {reason})"
         ) from None
     require(table.shape[0] > 0, key, str(path),
             "CSV has no data rows (only a header); needs numeric rows below it")  # fmt: skip
