@@ -555,9 +555,12 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
     name = "mean of g_t − ∇f(x_t) = 0"
     if "noise" not in run.ds:
         return _row("unknown", required=False, detail=f"{name}: not logged (d > log.max_params)")
-    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, unbiased_steps(run)]  # (R, S', d)
+    # the unbiased steps before any replicate diverged (a diverged one's residuals are huge or
+    # not finite, and dropping only that replicate would select on its residuals)
+    calm = ~np.asarray(run.ds["diverged"].values, dtype=bool).any(axis=0)
+    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, unbiased_steps(run) & calm]
     finite = np.isfinite(noise).all(axis=2)
-    ok = finite.all(axis=0)  # steps where every replicate is finite (a diverged one is not)
+    ok = finite.all(axis=0)  # steps where every replicate is finite
     keep = finite[:, ok].all(axis=1) if ok.any() else np.zeros(noise.shape[0], dtype=bool)
     if int(keep.sum()) < 2 or not ok.any():
         return _row(

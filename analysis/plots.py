@@ -64,7 +64,10 @@ def _palette(data: pd.DataFrame, hue: str | None) -> dict | None:
 
 
 def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> None:
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    keep = np.isfinite(x) & np.isfinite(y)
+    if not keep.any():  # nothing drawn (every replicate diverged): no log axis to fit
+        return
+    x, y = x[keep], y[keep]
     if loglog is None:
         xs = x[x > 0]
         loglog = bool(xs.size and xs.max() / xs.min() >= 100)
@@ -77,9 +80,14 @@ def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> 
 def _curves(
     ax: plt.Axes, data: pd.DataFrame, x: str, y: str, hue: str | None, palette: dict | None
 ) -> None:
+    finite = data[np.isfinite(data[y].to_numpy(float))]  # a diverged replicate's ±inf
+    if finite.empty:
+        ax.text(0.5, 0.5, "no finite value to draw\n(every replicate diverged)",
+                transform=ax.transAxes, ha="center", va="center")  # fmt: skip
+        return
     sns.lineplot(
-        data=data, x=x, y=y, hue=hue, palette=palette, errorbar=t_band, estimator="mean", ax=ax,
-        legend=hue is not None,
+        data=finite, x=x, y=y, hue=hue, palette=palette, errorbar=t_band, estimator="mean",
+        ax=ax, legend=hue is not None,
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """analysis.report: the single-run report, and the sgdlab-report command (run and sweep)."""
 
 import dataclasses
+import warnings
 
 import pandas as pd
 import pytest
@@ -102,3 +103,16 @@ def test_report_uses_alpha_and_shows_partial_coverage(run_dir, tmp_path, monkeyp
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("theorem")
     assert summary.loc["bcn_4_8", "coverage"] == COVERAGE_PREFIX
     assert "| coverage |" in md and COVERAGE_PREFIX in md
+
+
+def test_report_of_a_run_where_every_replicate_diverged(tmp_path):
+    """Every value is ±inf or huge: the dataset's report is still written (figures say there is
+    nothing finite to draw), without warnings."""
+    ds = sgdlab.run(["optimizer.lr=1e300", "replicates=4", "steps=50", "problem.n=40",
+                     "problem.d=3"])  # fmt: skip
+    assert bool(ds["diverged"].isel(step=-1).all())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = write_run_report(ds, tmp_path)
+    assert paths["report_html"].stat().st_size > 0
+    assert paths["convergence_avg_grad_norm_sq"].stat().st_size > 0  # the violated theorem
