@@ -100,12 +100,15 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
     varying = [
         a for a in attr_names if len({repr(ds.attrs.get(a)) for ds in parts}) > 1 or a == "config"
     ]
+    missing = {a: _missing_attr([ds.attrs[a] for ds in parts if a in ds.attrs]) for a in varying}
     expanded = []
     for ds, (_, overrides) in zip(parts, jobs, strict=True):
         ds = ds.reset_coords([c for c in ("epoch", "estimated") if c in ds.coords])
         for a in varying:
-            value = ds.attrs.get(a, "")
-            ds[f"attr_{a}"] = xr.Variable((), value if np.ndim(value) == 0 else str(value))
+            value = ds.attrs.get(a, missing[a])
+            if not (np.ndim(value) == 0 and isinstance(missing[a], float)):
+                value = str(value)  # one type per variable: NetCDF cannot mix str and numbers
+            ds[f"attr_{a}"] = xr.Variable((), value)
         ds.attrs = {}
         index = {k: [_value(overrides.get(k), coords[k])] for k in keys}
         expanded.append(ds.expand_dims(index))
@@ -132,6 +135,15 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
     return merged
 
 
+def _missing_attr(values: list) -> float | str:
+    """What a job without the attribute gets (e.g. ``hidden`` of the mlp in a sweep over
+    problems): NaN when every job that has it holds a number, else the empty string."""
+    numeric = all(
+        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values
+    )
+    return float("nan") if numeric else ""
+
+
 def _constant_over(da: xr.DataArray, keys: list[str]) -> bool:
     dims = [k for k in keys if k in da.dims]
     if not dims:
@@ -156,7 +168,9 @@ def cells(sweep: xr.Dataset) -> Iterator[tuple[dict, xr.Dataset]]:
         for a in job_attrs:
             name = f"attr_{a}"
             if name in ds:
-                attrs[a] = ds[name].values.item()
+                value = ds[name].values.item()
+                if not (value == "" or (isinstance(value, float) and np.isnan(value))):
+                    attrs[a] = value  # else this job did not have the attribute
                 ds = ds.drop_vars(name)
         for c in ("epoch", "estimated"):
             if c in ds.data_vars:

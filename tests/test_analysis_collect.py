@@ -143,3 +143,31 @@ def test_sweep_constant_traces_show_each_jobs_used_constants(sweep_dir):
     expected = [figures._used_constants(job)["L_local"] for _, job in cells(sweep)]
     assert len(dashed) == len(expected) == len(GRID)  # one per job
     assert sorted(dashed) == sorted(expected)
+
+
+def test_a_sweep_over_problems_merges_attributes_only_some_jobs_have(tmp_path):
+    """The mlp's ``hidden`` (a number) exists in one job only; logistic's in neither: the merged
+    sweep is written, and each job gets back exactly its own attributes."""
+    fixed = ["replicates=2", "steps=5", "problem.n=30", "problem.d=2", "log.estimates.num=0"]
+    for num, problem in enumerate(("logistic", "mlp")):
+        job = tmp_path / str(num)
+        (job / ".hydra").mkdir(parents=True)
+        overrides = [f"problem={problem}", *fixed]
+        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+        (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"output": "run.nc"}))
+        sgdlab.write_dataset(sgdlab.run(overrides), job / "run.nc")
+    own = {p: sgdlab.read_dataset(tmp_path / str(k) / "run.nc").attrs
+           for k, p in enumerate(("logistic", "mlp"))}  # fmt: skip
+    only_mlp = set(own["mlp"]) - set(own["logistic"])
+    assert only_mlp, "the test needs an attribute that only the mlp has"
+    sweep = collect(tmp_path)
+    sgdlab.write_dataset(sweep, tmp_path / "sweep.nc")
+    seen = set()
+    for where, job in cells(sgdlab.read_dataset(tmp_path / "sweep.nc")):
+        problem = where["problem"]
+        for a in only_mlp:
+            assert (a in job.attrs) == (problem == "mlp"), (a, problem)
+            if problem == "mlp":
+                assert job.attrs[a] == own["mlp"][a]
+        seen.add(problem)
+    assert seen == {"logistic", "mlp"}
