@@ -156,9 +156,34 @@ def precheck(args: list[str]) -> None:
     check_group_choices(parsed, config_dir)
     if ns.help or ns.hydra_help or ns.cfg or ns.info or ns.shell_completion:
         return
+    if ns.multirun:
+        _check_sweep_base(parsed, config_dir)
     jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
     for job in jobs:
         prepare(compose(job, config_dir))
+
+
+def _check_sweep_base(parsed, config_dir) -> None:
+    """Hydra composes a sweep's base config from the defaults and the overrides that are not
+    sweeps before it launches any job; an override of a key that only the swept options have
+    (``-m problem=logistic,mlp problem.lam=0.1`` against the default least_squares) fails
+    there. Say so in one line, and how to write it."""
+    fixed = [o for o in parsed if not o.is_sweep_override()]
+    try:
+        compose([o.input_line for o in fixed], config_dir)
+    except ConfigError as err:
+        swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
+        culprit = next(
+            (o for o in fixed if f"'{o.key_or_group}'" in str(err) and "." in o.key_or_group),
+            None,
+        )
+        if culprit is None or not swept:
+            raise
+        raise ConfigError(
+            f"{culprit.input_line}: Hydra first composes the sweep with the default options "
+            f"(before sweeping {', '.join(swept)}), where this key does not exist ({err}); "
+            f"write ++{culprit.input_line.lstrip('+')} to set it where it exists"
+        ) from None
 
 
 _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(

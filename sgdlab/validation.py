@@ -4,8 +4,10 @@ format) run when the problem is built, still before the first step."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+from .config import SCHEMAS, SgdlabConfig
 from .errors import require
 from .optimizers import OPTIMIZERS
 from .problems import PROBLEMS
@@ -32,6 +34,19 @@ def _get(cfg, key: str):
     return node
 
 
+def _known_keys(node, schema: type, prefix: str, where: str) -> None:
+    """Refuse a key that ``schema`` (a config dataclass) does not have, such as a misspelt one
+    added with ``+key=value`` (Hydra's ``+`` bypasses the schema); nested dataclasses too.
+    ``where`` names the node in the message."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key in node:
+        require(key in fields, f"{prefix}{key}", node[key],
+                f"not a key of {where}; its keys are {sorted(fields)}")  # fmt: skip
+        kind = fields[key].default_factory
+        if kind is not dataclasses.MISSING and dataclasses.is_dataclass(kind):
+            _known_keys(node[key], kind, f"{prefix}{key}.", f"{prefix}{key}")
+
+
 def check_config(cfg) -> None:
     """Raise ConfigError for the first invalid value of ``cfg`` (a composed config)."""
     for group, table in (
@@ -42,6 +57,10 @@ def check_config(cfg) -> None:
     ):
         name = cfg[group].name
         require(name in table, f"{group}.name", name, f"choose one of {sorted(table)}")
+    _known_keys(cfg, SgdlabConfig, "", "the config")
+    for group, table in SCHEMAS.items():
+        name = cfg[group].name
+        _known_keys(cfg[group], table[name], f"{group}.", f"{group}={name}")
     _positive(cfg, "replicates", integer=True)
     _positive(cfg, "steps", integer=True)
     _positive(cfg, "batch_size", integer=True)

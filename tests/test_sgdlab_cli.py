@@ -82,6 +82,14 @@ BAD = [
     (["steps"], "override 'steps'"),
     (["--config-dir", "/no/such/dir", "experiment=mine"], "--config-dir"),
     (["--cfg", "job", "problem=nope"], "problem"),  # checked even when only printing
+    # Hydra's + adds a key past the schema: a misspelt one is named, not ignored or a traceback
+    (["optimizer=momentum", "+optimizer.betta=0.5"], "optimizer.betta=0.5: not a key of optim"),
+    (["schedule=step_decay", "+schedule.gama=2"], "schedule.gama"),
+    (["+problem.foo=1"], "problem.foo=1: not a key of problem=least_squares"),
+    (["+log.estimates.foo=1"], "log.estimates.foo=1: not a key of log.estimates"),
+    (["+foo=1"], "foo=1: not a key of the config"),
+    # Hydra composes a sweep's base with the default problem, which has no lam
+    (["-m", "problem=logistic,mlp", "problem.lam=0.1"], "write ++problem.lam=0.1"),
 ]
 
 
@@ -243,6 +251,12 @@ def test_hydra_searchpath_pkg_entry_adds_a_packages_configs(tmp_path, monkeypatc
                      tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "steps: 9" in out.stdout
+
+
+def test_a_key_only_the_swept_options_have_is_set_with_plus_plus(monkeypatch):
+    seen = _prepared(monkeypatch)
+    cli.precheck(["-m", "problem=logistic,mlp", "++problem.lam=0.1"])
+    assert [(c.problem.name, c.problem.lam) for c in seen] == [("logistic", 0.1), ("mlp", 0.1)]
 
 
 def test_summary_without_f_star_reports_the_final_loss():
