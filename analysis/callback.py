@@ -24,6 +24,8 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from sgdlab.cli import say
+
 __all__ = ["Report"]
 
 
@@ -57,7 +59,7 @@ class Report(Callback):
             print("sgdlab: the report failed:", file=sys.stderr)
             traceback.print_exc()
             return
-        print(f"  {verdict}\n  report: {html}", flush=True)
+        say(f"  {verdict}", f"  report: {html}")
 
 
 def _run_report(dataset: Path, out_dir: Path, alpha: float) -> tuple[str, Path]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +46,15 @@ def final_values(ds) -> tuple[str, np.ndarray]:
     if "loss" in ds:
         return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
     return "final value", np.array([])
+
+
+def say(*lines: str) -> None:
+    """Print ``lines`` to stdout; when the reader has gone (``sgdlab | head``), print nothing
+    more instead of failing: the run is on disk either way."""
+    try:
+        print(*lines, sep="\n", flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
 def summarize(ds, path: Path | None = None) -> str:
@@ -93,7 +104,7 @@ def task(cfg: DictConfig) -> None:
 
     ds = run(cfg)
     path = write_dataset(ds, Path(HydraConfig.get().runtime.output_dir) / cfg.output)
-    print(summarize(ds, path), flush=True)
+    say(summarize(ds, path))
 
 
 class SweepSummary(Callback):
@@ -110,7 +121,7 @@ class SweepSummary(Callback):
                 overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
             mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
             rows.append(f"  {overrides}: mean final {label} = {mean:.4g}  ({path})")
-        print(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows, sep="\n", flush=True)
+        say(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows)
 
 
 def command_line(args: list[str]) -> argparse.Namespace | None:
@@ -199,7 +210,15 @@ def main() -> None:
     except ConfigError as err:
         print(f"sgdlab: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    _hydra_main()
+    except KeyboardInterrupt:
+        print("sgdlab: interrupted before any work; nothing written", file=sys.stderr)
+        raise SystemExit(130) from None
+    logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:  # a dataset is written atomically: none or a whole one exists
+        print("sgdlab: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

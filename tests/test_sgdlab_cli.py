@@ -292,3 +292,33 @@ def test_summary_reports_the_averaged_iterate_and_early_stops():
     stopping = sgdlab.run([*over, "early_stopping.patience=1", "early_stopping.holdout=0.5"])
     stopped = int((stopping["stopped_at"].values >= 0).sum())
     assert f"stopped early (held-out loss): {stopped}/4 replicates" in cli.summarize(stopping)
+
+
+def test_interrupt_during_the_precheck_is_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "precheck", interrupted)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "sgdlab: interrupted before any work; nothing written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """``sgdlab | head -1``: the summary and report lines meet a closed pipe; the run and its
+    report are still written and nothing is printed on stderr."""
+    command = [sys.executable, "-m", "sgdlab", "replicates=2", "steps=20"]
+    pipe = subprocess.PIPE
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=pipe, stderr=pipe)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=300)
+    assert first.startswith(b"sgdlab: problem=")
+    assert "Traceback" not in err and "Error" not in err, err
+    assert len(list(tmp_path.glob("outputs/*/*/run.nc"))) == 1
