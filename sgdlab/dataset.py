@@ -140,9 +140,12 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "sigma_sq_samples": subsample_size(int(cfg.log.estimates.sigma_samples), prob.n),
         "hessian_samples": subsample_size(int(cfg.log.estimates.hessian_samples), prob.n),
         "wall_time_s": float(rec["wall_time_s"]),
+        "logging_time_s": float(rec["logging_time_s"]),
+        "estimates_time_s": float(rec["estimates_time_s"]),
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
     }
     for key, value in prob.attrs.items():
         attrs[key] = value
-    data_vars.pop("wall_time_s", None)
+    for name in ("wall_time_s", "logging_time_s", "estimates_time_s"):
+        data_vars.pop(name, None)
     return xr.Dataset(data_vars, coords, attrs)

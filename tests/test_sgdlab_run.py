@@ -389,3 +389,16 @@ def test_per_sample_constants_are_exact():
     assert float(toy["sigma_star_sq"]) == pytest.approx(2 / 3, rel=1e-12)
     mlp = sgdlab.run(["problem=mlp", "steps=3", "replicates=2"])
     assert np.isnan(float(mlp["sigma_star_sq"])) and np.isnan(float(mlp["L_max"]))
+
+
+def test_run_times_its_logging_and_estimates_inside_the_run():
+    over = ["problem=least_squares", "problem.n=200", "problem.d=5", "replicates=4", "steps=300"]
+    ds = sgdlab.run(over)
+    wall, logging, estimates = (
+        float(ds.attrs[k]) for k in ("wall_time_s", "logging_time_s", "estimates_time_s")
+    )
+    assert 0 < estimates < logging < wall
+    assert float(sgdlab.run([*over, "log.estimates.num=0"]).attrs["estimates_time_s"]) == 0.0
+    off = sgdlab.run([*over, "log.enabled=false"])
+    assert float(off.attrs["estimates_time_s"]) == 0.0
+    assert 0 < float(off.attrs["logging_time_s"]) < float(off.attrs["wall_time_s"])
