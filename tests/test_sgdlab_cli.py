@@ -74,6 +74,7 @@ BAD = [
     (["early_stopping.patience=3", "log.enabled=false"], "early_stopping.patience"),
     (["problem=lsq1d", "problem.a=[1.0,nan]", "problem.b=[0.0,1.0]"], "problem.a"),
     (["problem=logistic", "problem.data=/no/such/file.csv"], "problem.data"),
+    (["problem=logistic", "problem.data="], "problem.data='': must be one of synthetic"),
     (["problem=nope"], "problem"),
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),  # every job of a sweep is checked
     (["-m", "sampler=choice(reshuffle,sideways)"], "sampler='sideways'"),

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ConfigError, require
 
 SOURCES = ("synthetic", "breast_cancer", "digits")
+ALLOWED_SOURCES = f"must be one of {', '.join(SOURCES)}, or a path to a .csv or .npz file"
 
 
 def load(cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -32,6 +33,7 @@ def load(cfg) -> tuple[np.ndarray, np.ndarray]:
     elif source in ("breast_cancer", "digits"):
         X, y = _sklearn(source)
     else:
+        require(bool(source.strip()), "problem.data", source, ALLOWED_SOURCES)
         X, y = _file(Path(source).expanduser(), str(cfg.label))
     require(
         X.ndim == 2 and X.shape[0] >= 2 and X.shape[1] >= 1,
@@ -93,8 +95,7 @@ def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _file(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     key = "problem.data"
-    allowed = f"{', '.join(SOURCES)}, or a path to a .csv or .npz file"
-    require(path.suffix.lower() in (".csv", ".npz"), key, str(path), f"must be one of {allowed}")
+    require(path.suffix.lower() in (".csv", ".npz"), key, str(path), ALLOWED_SOURCES)
     require(path.is_file(), key, str(path), "file not found")
     if path.suffix.lower() == ".npz":
         return _npz(path, label)
