@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from .config import SCHEMAS, SgdlabConfig
 from .errors import require
@@ -69,6 +70,15 @@ def check_config(cfg) -> None:
     _in_range(cfg, "divergence_factor", 1.0, math.inf, "must be a number > 1")
     require(cfg.seed >= 0, "seed", cfg.seed, "must be a non-negative integer")
     require(cfg.x0 in ("default", "random"), "x0", cfg.x0, "choose one of ['default', 'random']")
+    output = str(cfg.output)
+    plain_name = output == os.path.basename(output) and "\\" not in output
+    require(
+        plain_name and output.endswith(".nc") and output != ".nc",
+        "output",
+        output,
+        "must be a file name ending in .nc, without a directory: it is written into the job's "
+        "Hydra output directory (set hydra.run.dir / hydra.sweep.dir to move that)",
+    )
     opt = cfg.optimizer
     if "beta" in opt:
         _in_range(cfg, "optimizer.beta", 0.0, 1.0 - 1e-12, "momentum β must be in [0, 1)")

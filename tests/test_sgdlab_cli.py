@@ -75,6 +75,8 @@ BAD = [
     (["problem=lsq1d", "problem.a=[1.0,nan]", "problem.b=[0.0,1.0]"], "problem.a"),
     (["problem=logistic", "problem.data=/no/such/file.csv"], "problem.data"),
     (["problem=logistic", "problem.data="], "problem.data='': must be one of synthetic"),
+    (["output=/tmp/elsewhere/x.nc"], "output='/tmp/elsewhere/x.nc': must be a file name"),
+    (["output=run.csv"], "output='run.csv'"),
     (["problem=nope"], "problem"),
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),  # every job of a sweep is checked
     (["-m", "sampler=choice(reshuffle,sideways)"], "sampler='sideways'"),
