@@ -39,6 +39,7 @@ __all__ = [
     "Assessment",
     "Plan",
     "assess",
+    "calm_steps",
     "fpc_steps",
     "residual_mean_test",
     "residual_norm_test",
@@ -436,7 +437,7 @@ def _fpc(run, C, missing):
             "sampler=cyclic: the minibatch is deterministic",
         ),
     }
-    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    ok = fpc_steps(run) & calm_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
     rows["measured"] = (
         _row("holds", detail=f"noise_sq and σ² at {int(ok.sum())} steps where the batch is fresh")
         if ok.any()
@@ -539,37 +540,50 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
     return _row(status, margin, "; ".join(r["detail"] for r in rows), required=False)
 
 
+def calm_steps(run: Run) -> np.ndarray:
+    """Logged steps before any replicate diverged: a diverged replicate's values are huge or
+    not finite, and dropping only that replicate would select on the values being tested."""
+    return ~np.asarray(run.ds["diverged"].values, dtype=bool).any(axis=0)
+
+
 def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
     """The mean of ``e_t = g_t − ∇f(x_t)`` against 0 (theory §8's averaged draws ḡ_K), per
-    coordinate k: each replicate's residuals averaged over the :func:`unbiased_steps`,
-    ``ē_{r,k} = mean_t e_{t,k}``, have mean 0 when g is unbiased (the e_t are martingale
-    differences), and the R replicates' ē_r are independent; a two-sided t interval of their
-    mean, Bonferroni-corrected over the d coordinates, must contain 0.
+    coordinate k: each replicate's residuals averaged over the :func:`unbiased_steps` before
+    any divergence (:func:`calm_steps`), ``ē_{r,k} = mean_t e_{t,k}``, have mean 0 when g is
+    unbiased (the e_t are martingale differences, and the common cut at the first divergence
+    is a stopping time), and the R replicates' ē_r are uncorrelated (independent when no
+    replicate diverged); a two-sided t interval of their mean, Bonferroni-corrected over the d
+    coordinates, must contain 0.
 
     Averaging over steps before testing keeps the t interval honest: a single step's residuals
     are often skewed (a few samples with large gradients), and the t interval of a skewed mean
     undercovers badly in the far tails that a correction over every (step, coordinate) pair
     would use. ``violated`` iff an interval excludes 0 by more than the round-off floor of the
-    gradients' size; ``margin`` is the largest |mean| / max(half-width, floor) (above 1 where
-    an interval excludes 0 beyond round-off)."""
+    size of the gradients on those steps; ``margin`` is the largest |mean| / max(half-width,
+    floor) (above 1 where an interval excludes 0 beyond round-off)."""
     name = "mean of g_t − ∇f(x_t) = 0"
     if "noise" not in run.ds:
         return _row("unknown", required=False, detail=f"{name}: not logged (d > log.max_params)")
-    # the unbiased steps before any replicate diverged (a diverged one's residuals are huge or
-    # not finite, and dropping only that replicate would select on its residuals)
-    calm = ~np.asarray(run.ds["diverged"].values, dtype=bool).any(axis=0)
-    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, unbiased_steps(run) & calm]
-    finite = np.isfinite(noise).all(axis=2)
-    ok = finite.all(axis=0)  # steps where every replicate is finite
-    keep = finite[:, ok].all(axis=1) if ok.any() else np.zeros(noise.shape[0], dtype=bool)
-    if int(keep.sum()) < 2 or not ok.any():
+    if run.R < 2 or not unbiased_steps(run).any():
         return _row(
             "unknown",
             required=False,
             detail=f"{name}: needs R ≥ 2 and a random sampler (a fresh minibatch given x_t)",
         )
-    means = noise[keep][:, ok].mean(axis=1)  # (R', d): each replicate's time average
-    sizes = np.concatenate([run.ds[v].values.ravel() for v in ("second_moment", "grad_norm_sq")])
+    use = unbiased_steps(run) & calm_steps(run)
+    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, use]
+    use[use] = np.isfinite(noise).all(axis=(0, 2))  # e.g. not logged for this job of a sweep
+    if not use.any():
+        return _row(
+            "unknown",
+            required=False,
+            detail=f"{name}: no unbiased step before a divergence with the residuals logged",
+        )
+    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, use]
+    means = noise.mean(axis=1)  # (R, d): each replicate's time average
+    sizes = np.concatenate(
+        [np.asarray(run.ds[v].values)[:, use].ravel() for v in ("second_moment", "grad_norm_sq")]
+    )
     sizes = sizes[np.isfinite(sizes)]
     # round-off in e_t is relative to the size of the gradients summed into g_t
     floor = stats.roundoff_floor(float(np.sqrt(sizes.max()))) if sizes.size else 0.0
@@ -582,15 +596,15 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
             worst = max(worst, abs(iv.mean) / max(half, floor, 1e-300))
         if iv.low > floor or iv.high < -floor:
             bad.append(f"coordinate {k}: mean {iv.mean:.3g}, CI [{iv.low:.3g}, {iv.high:.3g}]")
-    steps = f"{int(ok.sum())} step(s) and {int(keep.sum())} replicates"
+    steps = f"{int(use.sum())} step(s) and {means.shape[0]} replicates"
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         return _row("violated", worst, f"{name} rejected over {steps}: {shown}", required=False)
     return _row(
         "holds",
         worst,
-        f"{name} not rejected over {steps} (two-sided {1 - alpha:.0%} Bonferroni t intervals "
-        f"of the {d} coordinates all contain 0)",
+        f"{name} not rejected over {steps} (two-sided {100 * (1 - alpha):.4g}% Bonferroni t "
+        f"intervals of the {d} coordinates all contain 0)",
         required=False,
     )
 
@@ -634,8 +648,8 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
     if bad:
         return _row("violated", worst, "E‖g_t − ∇f‖² > c_b σ²: " + "; ".join(bad), required=False)
     text = (
-        f"E‖g_t − ∇f‖² ≤ c_b σ²(x_t) not rejected at {steps.size} step(s) (one-sided "
-        f"{1 - alpha:.0%} Bonferroni t bounds of the residual ≤ 0)"
+        f"E‖g_t − ∇f‖² ≤ c_b σ²(x_t) not rejected at {steps.size} step(s) before any divergence "
+        f"(one-sided {100 * (1 - alpha):.4g}% Bonferroni t bounds of the residual ≤ 0)"
     )
     return _row("holds", worst, text, required=False)
 

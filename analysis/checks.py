@@ -250,13 +250,15 @@ def summarize(checks: pd.DataFrame, assessment: Assessment | None = None) -> pd.
         else:
             pick = first if len(first) else g[g["status"] == status].head(1)
             row["reason"] = f"t={int(pick['step'].iloc[0])}: {pick['reason'].iloc[0]}"
-            if status == "violated" and theorem in BOUNDS and BOUNDS[theorem].exact:
+            # a statistical rejection, not a diverged replicate (whose Q is +inf)
+            rejected = status == "violated" and bool(np.isfinite(pick["empirical_mean"].iloc[0]))
+            if rejected and theorem in BOUNDS and BOUNDS[theorem].exact:
                 row["reason"] += (
                     "; an exact identity: even when it is true, a check at level α flags it "
                     "with probability up to α/2, and jobs that share a seed share their draws, "
                     "so confirm with more replicates or another seed before suspecting the run"
                 )
-            elif status == "violated" and assessment is not None:
+            elif rejected and assessment is not None:
                 src = assessment.constants.query("theorem == @theorem")
                 est = src[src["source"] == "logged"]["constant"].tolist()
                 if est:

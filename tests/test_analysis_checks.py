@@ -10,7 +10,12 @@ import scipy.stats
 
 import sgdlab
 from analysis import check, check_all
-from analysis.assumptions import _step_rows, residual_mean_test, residual_norm_test
+from analysis.assumptions import (
+    _step_rows,
+    residual_mean_test,
+    residual_norm_test,
+    unbiasedness,
+)
 from analysis.bounds import BOUNDS
 from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX, _row, summarize
 from analysis.constants import read_run, run_constants
@@ -347,6 +352,11 @@ def test_a_violated_exact_identity_says_it_may_be_chance():
     assert "exact identity" in summary.loc["fpc_minibatch", "reason"]
     assert "another seed" in summary.loc["fpc_minibatch", "reason"]
     assert "exact identity" not in summary.loc["bcn_4_6", "reason"]
+    inf = np.inf
+    diverged = [_row("fpc_minibatch", "noise_sq", 26, inf, inf, inf, 9.7, "violated",
+                     "replicate(s) [7] diverged by t=26", 0.0)]  # fmt: skip
+    reason = summarize(pd.DataFrame(diverged)).loc[0, "reason"]
+    assert "diverged" in reason and "exact identity" not in reason
 
 
 def test_tightness_of_a_theorem_checked_only_at_t0_is_reported():
@@ -405,6 +415,28 @@ def test_residual_mean_test_finds_a_bias_in_one_coordinate(small_run):
     row = residual_mean_test(read_run(_with_noise(small_run, noise)))
     assert row["status"] == "violated" and row["margin"] > 1
     assert "coordinate 2" in row["detail"] and "coordinate 0" not in row["detail"]
+
+
+def test_residual_mean_test_ignores_what_follows_a_divergence(small_run):
+    """A diverged replicate's huge later gradients neither set the round-off floor (which
+    would silence the test) nor enter the averages."""
+    noise = np.random.default_rng(1).normal(size=small_run["noise"].shape)
+    noise[:, :, 2] += 3.0
+    biased = _with_noise(small_run, noise)
+    diverged = biased["diverged"].values.copy()
+    diverged[0, -2:] = True
+    grad_sq = biased["grad_norm_sq"].values.copy()
+    grad_sq[0, -2:] = 1e40
+    noise[0, -2:] = 1e20
+    late = biased.assign(
+        diverged=(biased["diverged"].dims, diverged),
+        grad_norm_sq=(biased["grad_norm_sq"].dims, grad_sq),
+        noise=(biased["noise"].dims, noise),
+    )
+    row = residual_mean_test(read_run(late))
+    assert row["status"] == "violated" and "coordinate 2" in row["detail"]
+    # each half of the unbiasedness check runs at α/2: its level is written in full
+    assert "two-sided 97.5% Bonferroni" in unbiasedness(read_run(small_run))["detail"]
 
 
 def test_svrg_gets_the_mean_test_and_cyclic_gets_neither():
