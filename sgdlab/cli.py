@@ -16,6 +16,7 @@ exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import logging
 import os
@@ -32,7 +33,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from .compose import check_group_choices, compose, config_dirs, parse, values
-from .config import conf_dir, register
+from .config import SCHEMAS, conf_dir, register
 from .errors import ConfigError
 from .io import write_dataset
 
@@ -178,22 +179,30 @@ def _check_sweep_base(parsed, config_dir) -> None:
     """Hydra composes a sweep's base config from the defaults and the overrides that are not
     sweeps before it launches any job; an override of a key that only the swept options have
     (``-m problem=logistic,mlp problem.lam=0.1`` against the default least_squares) fails
-    there. Say so in one line, and how to write it."""
+    there. Say so in one line, and how to write it when every swept option has the key."""
     fixed = [o for o in parsed if not o.is_sweep_override()]
     try:
         compose([o.input_line for o in fixed], config_dir)
     except ConfigError as err:
-        swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
-        culprit = next(
-            (o for o in fixed if f"'{o.key_or_group}'" in str(err) and "." in o.key_or_group),
-            None,
-        )
-        if culprit is None or not swept:
+        culprit = next((o for o in fixed if f"'{o.key_or_group}'" in str(err)), None)
+        group, _, key = culprit.key_or_group.partition(".") if culprit else ("", "", "")
+        sweep = next((o for o in parsed if o.is_sweep_override() and o.key_or_group == group), None)
+        if sweep is None or not key or "." in key:
             raise
+        options = values(sweep, config_dir)
+        have = [
+            name
+            for name in options
+            if name in SCHEMAS.get(group, {})
+            and key in {f.name for f in dataclasses.fields(SCHEMAS[group][name])}
+        ]
+        line = culprit.input_line.lstrip("+")
+        base = f"{line}: Hydra first composes the sweep with the default {group} ({err})"
+        if have == options:
+            raise ConfigError(f"{base}; write ++{line} to set it in every swept {group}") from None
         raise ConfigError(
-            f"{culprit.input_line}: Hydra first composes the sweep with the default options "
-            f"(before sweeping {', '.join(swept)}), where this key does not exist ({err}); "
-            f"write ++{culprit.input_line.lstrip('+')} to set it where it exists"
+            f"{base}, and only {have} of the swept {group} options {options} have '{key}': "
+            "sweep those on their own, or set it in an experiment file"
         ) from None
 
 

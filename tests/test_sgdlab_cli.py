@@ -93,6 +93,7 @@ BAD = [
     (["+foo=1"], "foo=1: not a key of the config"),
     # Hydra composes a sweep's base with the default problem, which has no lam
     (["-m", "problem=logistic,mlp", "problem.lam=0.1"], "write ++problem.lam=0.1"),
+    (["-m", "problem=logistic,mlp", "problem.hidden=4"], "only ['mlp'] of the swept problem"),
 ]
 
 
