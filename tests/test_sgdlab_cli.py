@@ -1,5 +1,6 @@
 """The ``sgdlab`` command end to end: a default run, a joblib multirun, help, bad input."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -313,16 +314,19 @@ def test_interrupt_during_the_precheck_is_one_line(monkeypatch, capsys, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
-    """``sgdlab | head -1``: the summary and report lines meet a closed pipe; the run and its
-    report are still written and nothing is printed on stderr."""
-    command = [sys.executable, "-m", "sgdlab", "replicates=2", "steps=20"]
-    pipe = subprocess.PIPE
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=pipe, stderr=pipe)
-    first = proc.stdout.readline()
-    proc.stdout.close()
-    err = proc.stderr.read().decode()
-    proc.wait(timeout=300)
-    assert first.startswith(b"sgdlab: problem=")
-    assert "Traceback" not in err and "Error" not in err, err
-    assert len(list(tmp_path.glob("outputs/*/*/run.nc"))) == 1
+@pytest.mark.parametrize("args", [["steps=20"], ["-m", "steps=20,30"]])
+def test_a_reader_that_leaves_early_gets_no_traceback(args, tmp_path):
+    """``sgdlab | head``: every line to stdout meets a closed pipe (its read end is closed
+    before the child starts); the runs are still written and nothing is printed on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "sgdlab", *args, "replicates=2"],
+                                cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE)  # fmt: skip
+    finally:
+        os.close(write_end)
+    _, err = proc.communicate(timeout=300)
+    err = err.decode()
+    assert proc.returncode == 0 and "Traceback" not in err and "Error" not in err, err
+    jobs = 2 if "-m" in args else 1
+    assert len(list(tmp_path.glob("*/*/*/run.nc")) + list(tmp_path.glob("*/*/*/*/run.nc"))) == jobs
