@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import xarray as xr
@@ -21,13 +21,11 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         for name in lazy_strings:
             ds[name] = ds[name].load()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temporary(path)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a file should get the umask's
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -35,11 +33,16 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     return path
 
 
-def _umask() -> int:
-    """The process's umask (reading it means setting it; set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _new_temporary(path: Path) -> str:
+    """A new empty file ``.<name>.<random>.tmp`` beside ``path``, created with mode 0666 less
+    the umask (as any file; ``tempfile.mkstemp`` would make it 0600, and the rename keeps it)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
 
 
 def read_dataset(path: str | os.PathLike) -> xr.Dataset:
