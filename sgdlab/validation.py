@@ -8,6 +8,8 @@ import dataclasses
 import math
 import os
 
+from omegaconf import OmegaConf
+
 from .config import SCHEMAS, SgdlabConfig
 from .errors import require
 from .optimizers import OPTIMIZERS
@@ -41,8 +43,9 @@ def _known_keys(node, schema: type, prefix: str, where: str) -> None:
     ``where`` names the node in the message."""
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for key in node:
-        require(key in fields, f"{prefix}{key}", node[key],
-                f"not a key of {where}; its keys are {sorted(fields)}")  # fmt: skip
+        if key not in fields:
+            require(False, f"{prefix}{key}", OmegaConf.select(node, key, default="???"),
+                    f"not a key of {where}; its keys are {sorted(fields)}")  # fmt: skip
         kind = fields[key].default_factory
         if kind is not dataclasses.MISSING and dataclasses.is_dataclass(kind):
             _known_keys(node[key], kind, f"{prefix}{key}.", f"{prefix}{key}")
@@ -50,6 +53,9 @@ def _known_keys(node, schema: type, prefix: str, where: str) -> None:
 
 def check_config(cfg) -> None:
     """Raise ConfigError for the first invalid value of ``cfg`` (a composed config)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        require(False, missing[0], "???", "needs a value (??? marks a value still to be set)")
     for group, table in (
         ("problem", PROBLEMS),
         ("optimizer", OPTIMIZERS),

@@ -14,10 +14,11 @@ import xarray as xr
 from omegaconf import OmegaConf
 
 import sgdlab
-from sgdlab.config import conf_dir
+from sgdlab.config import SCHEMAS, conf_dir
 from sgdlab.grids import log_grid
 from sgdlab.io import read_dataset, write_dataset
 from sgdlab.optimizers import OPTIMIZERS, make_optimizer
+from sgdlab.problems import PROBLEMS
 from sgdlab.samplers import SAMPLERS, IndexStream, replicate_rngs
 from sgdlab.schedules import SCHEDULES, make_schedule
 
@@ -217,6 +218,13 @@ def test_written_dataset_gets_the_umasks_permissions_not_mkstemps_0600(tmp_path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_each_group_registry_and_its_schemas_name_the_same_options():
+    registries = {"problem": PROBLEMS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+                  "sampler": SAMPLERS}  # fmt: skip
+    for group, table in registries.items():
+        assert set(SCHEMAS[group]) == set(table), group
 
 
 def test_shared_streams_are_apart_from_every_replicate_stream():
