@@ -79,7 +79,7 @@ def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
     else:  # each job's own values, keyed by its hue label (as _combine writes it)
         used = {name: {} for name in names}
         for where, job in cells(ds):
-            label = ", ".join(str(where[k]) for k in keys) if len(keys) > 1 else where[keys[0]]
+            label = _hue_label(where, keys)
             for name, value in _used_constants(job).items():
                 if name in used:
                     used[name][label] = value
@@ -111,8 +111,13 @@ def _region(ds: xr.Dataset):
 def _combine(df: pd.DataFrame, keys: tuple[str, ...], hue: str) -> pd.DataFrame:
     """Add the column ``hue`` = "v1, v2, ..." of the swept keys (one legend for all)."""
     df = df.copy()
-    df[hue] = df[list(keys)].astype(str).agg(", ".join, axis=1) if len(keys) > 1 else df[keys[0]]
+    df[hue] = df.apply(lambda row: _hue_label(row, keys), axis=1) if len(df) else df[keys[0]]
     return df
+
+
+def _hue_label(values, keys: tuple[str, ...]):
+    """The legend label of one job: its value of the one swept key, or "v1, v2, ..."."""
+    return ", ".join(str(values[k]) for k in keys) if len(keys) > 1 else values[keys[0]]
 
 
 def sweep_figures(
