@@ -114,6 +114,11 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
     argument (a tuple of gradients when ``argnums`` is a tuple). Costs one forward
     and one backward pass, a small constant times the cost of ``f``.
     """
+    return _value_and_grad(f, argnums, "grad")
+
+
+def _value_and_grad(f, argnums, op: str):
+    """value_and_grad, with ``op`` (the operator the user called) naming it in errors."""
     nums = _check_argnums(argnums)
 
     @functools.wraps(f)
@@ -121,7 +126,7 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
         for i in nums:
             if i >= len(args):
                 raise TypeError(
-                    f"grad: argnums asks for positional argument {i}, but only {len(args)} were "
+                    f"{op}: argnums asks for positional argument {i}, but only {len(args)} were "
                     "given"
                 )
 
@@ -132,11 +137,11 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
             return f(*full, **kwargs)
 
         for i in nums:
-            _check_differentiable(args[i], f, i, "grad")
-        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums], once=True, op="grad")
+            _check_differentiable(args[i], f, i, op)
+        out, vjp_fn = _vjp(f_of_selected, [args[i] for i in nums], once=True, op=op)
         if shape_of(out) != ():
             raise ValueError(
-                f"grad needs f to return a scalar, but it returned shape {shape_of(out)}; "
+                f"{op} needs f to return a scalar, but it returned shape {shape_of(out)}; "
                 "use autodiff.vjp or autodiff.jacobian for non-scalar outputs"
             )
         grads = vjp_fn(_one_like(out))
@@ -168,7 +173,8 @@ def hvp(f, x, v):
     _check_differentiable(x, f, 0, "hvp")
     if shape_of(x) != shape_of(v):
         raise ValueError(f"hvp: v has shape {shape_of(v)} but x has shape {shape_of(x)}")
-    return jvp(grad(f), (x,), (v,))[1]
+    grad_f = _value_and_grad(f, 0, "hvp")
+    return _jvp(lambda x_: grad_f(x_)[1], (x,), (v,), op="hvp")[1]
 
 
 def jacobian(f, argnums: int = 0, mode: str = "rev"):
@@ -180,8 +186,8 @@ def jacobian(f, argnums: int = 0, mode: str = "rev"):
     """
     if mode not in MODES:
         raise ValueError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
-    if not isinstance(argnums, int):
-        raise TypeError(f"jacobian: argnums must be an int, got {argnums!r}")
+    if not isinstance(argnums, int) or isinstance(argnums, bool) or argnums < 0:
+        raise TypeError(f"jacobian: argnums must be a non-negative int, got {argnums!r}")
 
     @functools.wraps(f)
     def jacobian_f(*args, **kwargs):
@@ -275,7 +281,7 @@ def _check_output(out, op: str):
     if type(out) is Box:
         return out
     kind = np.asarray(out).dtype.kind if isinstance(out, (np.ndarray, np.generic)) else ""
-    if isinstance(out, (bool, int, float)) or kind in ("b", "i", "u", "f", "c"):
+    if isinstance(out, (bool, int, float, complex)) or kind in ("b", "i", "u", "f", "c"):
         return out
     hint = (
         "; differentiate one output at a time, e.g. lambda x: f(x)[0]"

@@ -303,6 +303,9 @@ def test_constant_outputs_still_have_zero_derivatives():
         (lambda: autodiff.hvp(anp.sum, np.ones(2), np.ones(3)), r"hvp: v has shape \(3,\)"),
         (lambda: autodiff.jvp(anp.sin, np.ones(2), np.ones(2)), "jvp: primals must be a tuple"),
         (lambda: autodiff.jacobian(anp.sin, argnums=1)(np.ones(2)), "jacobian: argnums asks"),
+        (lambda: autodiff.jacobian(anp.sin, argnums=-1), "jacobian: argnums must be a non-neg"),
+        (lambda: autodiff.hvp(_returns_tuple, np.ones(2), np.ones(2)), "hvp: f must return"),
+        (lambda: autodiff.hvp(anp.sin, np.ones(2), np.ones(2)), "hvp needs f to return a scalar"),
     ],
 )
 def test_errors_name_the_function_called_and_the_users_argument(call, what):
