@@ -6,7 +6,9 @@ Each job directory holds the run's dataset (``run.nc``, the config key ``output`
 its sorted values (integers, floats, or strings). Jobs missing from a non-rectangular
 sweep leave NaN. Job attributes that differ between jobs (``config``, ``overrides``,
 ``schedule``, ...) become string or number variables over the swept dimensions, named
-``attr_<name>``; the others stay attributes. ``attrs["swept_keys"]`` lists the swept keys
+``attr_<name>``; the others stay attributes. A job without such an attribute (the mlp's
+``hidden`` in a sweep over problems) holds NaN there (numbers, which then read back as floats)
+or "" (strings), and :func:`cells` leaves it out of that job's attributes. ``attrs["swept_keys"]`` lists the swept keys
 (YAML) and ``attrs["job_attrs"]`` the attributes turned into variables. :func:`cells` gives back
 each job's own dataset (attributes restored, padding dropped).
 

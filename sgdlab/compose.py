@@ -141,8 +141,8 @@ def compose(
         with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):
             cfg = hydra_compose("config", overrides=overrides)
         OmegaConf.resolve(cfg)
-    except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(one_line(err)) from None
+    except (HydraException, OmegaConfBaseException, ValueError) as err:  # ValueError: e.g.
+        raise ConfigError(one_line(err)) from None  # "sampler=null" (a group set to None)
     return cfg
 
 
@@ -152,6 +152,9 @@ def one_line(err: BaseException) -> str:
     while err is not None and len(parts) < 2:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         if lines:
-            parts.append(lines[0].rstrip("."))
+            first = lines[0]
+            if first.endswith(":") and len(lines) > 1:  # "... while composing config:" + why
+                first = f"{first} {lines[1]}"
+            parts.append(first.rstrip("."))
         err = err.__cause__
     return ": ".join(parts) if parts else "invalid configuration"

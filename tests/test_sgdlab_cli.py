@@ -93,6 +93,8 @@ BAD = [
     (["+log.estimates.foo=1"], "log.estimates.foo=1: not a key of log.estimates"),
     (["+foo=1"], "foo=1: not a key of the config"),
     (["problem.n=???"], "problem.n='???': needs a value"),
+    (["sampler=null"], "Config group override must be a string"),
+    (["experiment=region_of_confusion", "problem=logistic"], "Key 'a' not in 'LogisticConfig'"),
     # Hydra composes a sweep's base with the default problem, which has no lam
     (["-m", "problem=logistic,mlp", "problem.lam=0.1"], "write ++problem.lam=0.1"),
     (["-m", "problem=logistic,mlp", "problem.hidden=4"], "only ['mlp'] of the swept problem"),
