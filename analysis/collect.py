@@ -8,9 +8,10 @@ sweep leave NaN. Job attributes that differ between jobs (``config``, ``override
 ``schedule``, ...) become string or number variables over the swept dimensions, named
 ``attr_<name>``; the others stay attributes. A job without such an attribute (the mlp's
 ``hidden`` in a sweep over problems) holds NaN there (numbers, which then read back as floats)
-or "" (strings), and :func:`cells` leaves it out of that job's attributes. ``attrs["swept_keys"]`` lists the swept keys
-(YAML) and ``attrs["job_attrs"]`` the attributes turned into variables. :func:`cells` gives back
-each job's own dataset (attributes restored, padding dropped).
+or "" (strings), and :func:`cells` leaves it out of that job's attributes.
+``attrs["swept_keys"]`` lists the swept keys (YAML) and ``attrs["job_attrs"]`` the attributes
+turned into variables. :func:`cells` gives back each job's own dataset (attributes restored,
+padding dropped).
 
 The files are opened lazily with dask when it is installed (so sweeps larger than memory still
 merge); without dask each job is loaded into memory.
