@@ -87,6 +87,15 @@ def test_constant_traces_of_a_sweep_dash_each_jobs_used_value_in_its_colour():
         assert {tuple(ln.get_color()) for ln in dashed} <= solid  # in the curves' colours
 
 
+def test_convergence_says_when_diverged_replicates_are_left_out():
+    data = _frame(("x",)).drop(columns="lr")
+    data.loc[(data["replicate"] == 2) & (data["step"] >= 30), "value"] = np.inf
+    ax = plots.convergence(data, quantity="suboptimality").axes[0]
+    notes = [t.get_text() for t in ax.texts]
+    assert any("1 diverged replicate(s) left out" in t for t in notes), notes
+    assert len(_lines(ax)) == 1 and np.isfinite(_lines(ax)[0].get_ydata()).all()
+
+
 def test_step_size_sweep_one_curve_per_sampler():
     rng = np.random.default_rng(1)
     data = pd.DataFrame(
