@@ -437,7 +437,7 @@ def _fpc(run, C, missing):
             "sampler=cyclic: the minibatch is deterministic",
         ),
     }
-    ok = fpc_steps(run) & calm_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
     rows["measured"] = (
         _row("holds", detail=f"noise_sq and σ² at {int(ok.sum())} steps where the batch is fresh")
         if ok.any()
@@ -524,9 +524,9 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
     """Unbiasedness of g_t (theory §8), by two tests with Bonferroni t intervals:
 
     - the mean of the residuals ``e_t = g_t − ∇f(x_t)`` (logged as ``noise`` when d ≤
-      ``log.max_params``) against zero, coordinate by coordinate, at every
-      :func:`unbiased_steps` step: the R replicates give R independent residuals of conditional
-      mean 0 (:func:`residual_mean_test`);
+      ``log.max_params``) against zero, coordinate by coordinate, on each replicate's time
+      average over the :func:`unbiased_steps` before any divergence (:func:`calm_steps`)
+      (:func:`residual_mean_test`);
     - their squared norm against the FPC value ``c_b σ²`` (:func:`residual_norm_test`), which
       also sees a bias in a coordinate of x that is not logged.
 
@@ -577,7 +577,8 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
         return _row(
             "unknown",
             required=False,
-            detail=f"{name}: no unbiased step before a divergence with the residuals logged",
+            detail=f"{name}: no unbiased step before a divergence where every replicate's "
+            "residuals are logged",
         )
     noise = np.asarray(run.ds["noise"].values, dtype=float)[:, use]
     means = noise.mean(axis=1)  # (R, d): each replicate's time average
@@ -620,7 +621,7 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
     residuals of ~1e-33). ``margin`` is the largest mean residual relative to ``c_b σ²`` (or to
     that floor if larger).
     """
-    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    ok = fpc_steps(run) & calm_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
     if run.optimizer == "svrg" or run.sampler == "cyclic" or not ok.any() or run.R < 2:
         return _row(
             "unknown",

@@ -12,6 +12,7 @@ import sgdlab
 from analysis import check, check_all
 from analysis.assumptions import (
     _step_rows,
+    fpc_steps,
     residual_mean_test,
     residual_norm_test,
     unbiasedness,
@@ -435,8 +436,24 @@ def test_residual_mean_test_ignores_what_follows_a_divergence(small_run):
     )
     row = residual_mean_test(read_run(late))
     assert row["status"] == "violated" and "coordinate 2" in row["detail"]
-    # each half of the unbiasedness check runs at α/2: its level is written in full
-    assert "two-sided 97.5% Bonferroni" in unbiasedness(read_run(small_run))["detail"]
+    # each half of the unbiasedness check runs at α/2: its level is written in full (residuals
+    # of exactly 0 hold whatever the seed)
+    zero = _with_noise(small_run, np.zeros(small_run["noise"].shape))
+    assert "two-sided 97.5% Bonferroni" in unbiasedness(read_run(zero))["detail"]
+
+
+def test_residual_norm_test_ignores_what_follows_a_divergence(small_run):
+    diverged = small_run["diverged"].values.copy()
+    diverged[0, -4:] = True  # from t = 12, an FPC step
+    noise_sq = small_run["noise_sq"].values.copy()
+    noise_sq[0, -4:] = 1e30
+    late = small_run.assign(diverged=(small_run["diverged"].dims, diverged),
+                            noise_sq=(small_run["noise_sq"].dims, noise_sq))  # fmt: skip
+    before = int((fpc_steps(read_run(small_run)) & ~diverged.any(axis=0)).sum())
+    row = residual_norm_test(read_run(late))
+    assert (
+        row["status"] == "holds" and f"at {before} step(s) before any divergence" in row["detail"]
+    )
 
 
 def test_svrg_gets_the_mean_test_and_cyclic_gets_neither():
