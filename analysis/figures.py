@@ -111,13 +111,19 @@ def _region(ds: xr.Dataset):
 def _combine(df: pd.DataFrame, keys: tuple[str, ...], hue: str) -> pd.DataFrame:
     """Add the column ``hue`` = "v1, v2, ..." of the swept keys (one legend for all)."""
     df = df.copy()
-    df[hue] = df.apply(lambda row: _hue_label(row, keys), axis=1) if len(df) else df[keys[0]]
+    df[hue] = _hue_label(df, keys)
     return df
 
 
 def _hue_label(values, keys: tuple[str, ...]):
-    """The legend label of one job: its value of the one swept key, or "v1, v2, ..."."""
-    return ", ".join(str(values[k]) for k in keys) if len(keys) > 1 else values[keys[0]]
+    """The legend label of a job (``values``: its {key: value}) or of every row of a frame: the
+    value of the one swept key, or "v1, v2, ..." (each value as ``str``, so that 4 stays "4"
+    as in the sweep's coordinates; a row-wise apply would turn an all-numeric row into floats)."""
+    if len(keys) == 1:
+        return values[keys[0]]
+    if isinstance(values, pd.DataFrame):
+        return values[list(keys)].astype(str).agg(", ".join, axis=1)
+    return ", ".join(str(values[k]) for k in keys)
 
 
 def sweep_figures(

@@ -83,9 +83,10 @@ def _curves(
     keep = np.isfinite(data[y].to_numpy(float))  # a diverged replicate's values are ±inf
     finite = data[keep]
     if not keep.all() and "replicate" in data:  # say so: the mean is over the others
-        ax.annotate(f"non-finite values of {data.loc[~keep, 'replicate'].nunique()} diverged "
-                    "replicate(s) left out", (0.01, 0.01), xycoords="axes fraction",
-                    fontsize=7, color="0.4")  # fmt: skip
+        who = ["replicate"] + ([hue] if hue else [])  # replicate r of each curve
+        count = len(data.loc[~keep, who].drop_duplicates())
+        ax.annotate(f"non-finite values of {count} diverged replicate(s) left out", (0.01, 0.01),
+                    xycoords="axes fraction", fontsize=7, color="0.4")  # fmt: skip
     if finite.empty:
         ax.text(0.5, 0.5, "no finite value to draw\n(every replicate diverged)",
                 transform=ax.transAxes, ha="center", va="center")  # fmt: skip

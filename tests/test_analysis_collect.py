@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -171,3 +172,14 @@ def test_a_sweep_over_problems_merges_attributes_only_some_jobs_have(tmp_path):
                 assert job.attrs[a] == own["mlp"][a]
         seen.add(problem)
     assert seen == {"logistic", "mlp"}
+
+
+def test_hue_labels_of_numeric_keys_match_between_frames_and_jobs():
+    """batch_size=4 must be "4" in the curves' labels as in the jobs' (a row-wise apply over
+    an all-numeric frame made it "4.0", and the sweep report failed on the colour lookup)."""
+    keys = ("batch_size", "optimizer.lr")
+    frame = pd.DataFrame({"batch_size": [4, 8], "optimizer.lr": [0.01, 0.02], "value": [1.0, 2.0]})
+    labels = figures._combine(frame, keys, "hue")["hue"].tolist()
+    jobs = [figures._hue_label({"batch_size": 4, "optimizer.lr": 0.01}, keys),
+            figures._hue_label({"batch_size": 8, "optimizer.lr": 0.02}, keys)]  # fmt: skip
+    assert labels == jobs == ["4, 0.01", "8, 0.02"]

@@ -94,6 +94,10 @@ def test_convergence_says_when_diverged_replicates_are_left_out():
     notes = [t.get_text() for t in ax.texts]
     assert any("1 diverged replicate(s) left out" in t for t in notes), notes
     assert len(_lines(ax)) == 1 and np.isfinite(_lines(ax)[0].get_ydata()).all()
+    two = _frame(("a", "b"))  # replicate 2 of each curve: two replicates, not one
+    two.loc[(two["replicate"] == 2) & (two["step"] >= 30), "value"] = np.inf
+    ax = plots.convergence(two, quantity="suboptimality", hue="lr").axes[0]
+    assert any("2 diverged replicate(s)" in t.get_text() for t in ax.texts)
 
 
 def test_step_size_sweep_one_curve_per_sampler():
