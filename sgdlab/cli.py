@@ -16,7 +16,6 @@ exit status 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import logging
 import os
@@ -33,7 +32,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from .compose import check_group_choices, compose, config_dirs, parse, values
-from .config import SCHEMAS, conf_dir, register
+from .config import conf_dir, register
 from .errors import ConfigError
 from .io import write_dataset
 
@@ -185,21 +184,23 @@ def _check_sweep_base(parsed, config_dir) -> None:
         compose([o.input_line for o in fixed], config_dir)
     except ConfigError as err:
         culprit = next((o for o in fixed if f"'{o.key_or_group}'" in str(err)), None)
-        group, _, key = culprit.key_or_group.partition(".") if culprit else ("", "", "")
+        if culprit is None or culprit.is_delete() or culprit.is_add() or culprit.is_force_add():
+            raise
+        group, _, key = culprit.key_or_group.partition(".")
         sweep = next((o for o in parsed if o.is_sweep_override() and o.key_or_group == group), None)
         if sweep is None or not key or "." in key:
             raise
+        others = [o.input_line for o in fixed if o is not culprit]
+        if key in compose(others, config_dir)[group]:
+            raise  # the key exists in the base: the error is about its value
         options = values(sweep, config_dir)
-        have = [
-            name
-            for name in options
-            if name in SCHEMAS.get(group, {})
-            and key in {f.name for f in dataclasses.fields(SCHEMAS[group][name])}
-        ]
-        line = culprit.input_line.lstrip("+")
+        have = [n for n in options if key in compose([*others, f"{group}={n}"], config_dir)[group]]
+        line = culprit.input_line
         base = f"{line}: Hydra first composes the sweep with the default {group} ({err})"
         if have == options:
             raise ConfigError(f"{base}; write ++{line} to set it in every swept {group}") from None
+        if not have:
+            raise ConfigError(f"{base}; no swept {group} option {options} has '{key}'") from None
         raise ConfigError(
             f"{base}, and only {have} of the swept {group} options {options} have '{key}': "
             "sweep those on their own, or set it in an experiment file"

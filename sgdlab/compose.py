@@ -114,9 +114,11 @@ def check_group_choices(parsed: list[Override], config_dir: str | None = None) -
         require(
             bool(chosen), group, o.input_line.partition("=")[2], f"matches no option of {valid}"
         )
+        # null is refused too: Hydra cannot take it from the command line (for experiment, the
+        # default, leave the override out)
+        none = " (for no experiment, leave the override out)" if group == "experiment" else ""
         for option in chosen:
-            require(option in valid or option == "null", group, option,
-                    f"unknown option; choose one of {valid}")  # fmt: skip
+            require(option in valid, group, option, f"unknown option; choose one of {valid}{none}")
 
 
 def compose(
@@ -141,8 +143,11 @@ def compose(
         with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):
             cfg = hydra_compose("config", overrides=overrides)
         OmegaConf.resolve(cfg)
-    except (HydraException, OmegaConfBaseException, ValueError) as err:  # ValueError: e.g.
-        raise ConfigError(one_line(err)) from None  # "sampler=null" (a group set to None)
+    except (HydraException, OmegaConfBaseException) as err:
+        message = one_line(err)
+        if "Could not append to config" in message:  # +key=value on a key that exists
+            message += "; write ++key=value to set a key whether or not it exists"
+        raise ConfigError(message) from None
     return cfg
 
 

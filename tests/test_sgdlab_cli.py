@@ -93,7 +93,10 @@ BAD = [
     (["+log.estimates.foo=1"], "log.estimates.foo=1: not a key of log.estimates"),
     (["+foo=1"], "foo=1: not a key of the config"),
     (["problem.n=???"], "problem.n='???': needs a value"),
-    (["sampler=null"], "Config group override must be a string"),
+    (["sampler=null"], "sampler='null': unknown option"),
+    (["experiment=null"], "for no experiment, leave the override out"),
+    (["-m", "problem=logistic,mlp", "+problem.lam=0.1"], "write ++key=value"),
+    (["-m", "problem=logistic,mlp", "problem.foo=1"], "no swept problem option"),
     (["experiment=region_of_confusion", "problem=logistic"], "Key 'a' not in 'LogisticConfig'"),
     # Hydra composes a sweep's base with the default problem, which has no lam
     (["-m", "problem=logistic,mlp", "problem.lam=0.1"], "write ++problem.lam=0.1"),
