@@ -51,23 +51,29 @@ def _known_keys(node, schema: type, prefix: str, where: str) -> None:
             _known_keys(node[key], kind, f"{prefix}{key}.", f"{prefix}{key}")
 
 
+def _missing(key: str) -> None:
+    """The one-line error for ``key``, whose value is the missing value ``???``."""
+    require(False, key, "???", "needs a value (??? marks a value still to be set)")
+
+
 def check_config(cfg) -> None:
     """Raise ConfigError for the first invalid value of ``cfg`` (a composed config)."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        require(False, missing[0], "???", "needs a value (??? marks a value still to be set)")
+    # unknown keys first (a misspelt +key=??? is misspelt, not missing), then missing values
+    _known_keys(cfg, SgdlabConfig, "", "the config")
     for group, table in (
         ("problem", PROBLEMS),
         ("optimizer", OPTIMIZERS),
         ("schedule", SCHEDULES),
         ("sampler", SAMPLERS),
     ):
+        if OmegaConf.is_missing(cfg[group], "name"):
+            _missing(f"{group}.name")
         name = cfg[group].name
         require(name in table, f"{group}.name", name, f"choose one of {sorted(table)}")
-    _known_keys(cfg, SgdlabConfig, "", "the config")
-    for group, table in SCHEMAS.items():
-        name = cfg[group].name
-        _known_keys(cfg[group], table[name], f"{group}.", f"{group}={name}")
+        _known_keys(cfg[group], SCHEMAS[group][name], f"{group}.", f"{group}={name}")
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        _missing(missing[0])
     _positive(cfg, "replicates", integer=True)
     _positive(cfg, "steps", integer=True)
     _positive(cfg, "batch_size", integer=True)

@@ -93,6 +93,7 @@ BAD = [
     (["+log.estimates.foo=1"], "log.estimates.foo=1: not a key of log.estimates"),
     (["+foo=1"], "foo=1: not a key of the config"),
     (["problem.n=???"], "problem.n='???': needs a value"),
+    (["+problem.foo=???"], "problem.foo='???': not a key"),  # misspelt before missing
     (["sampler=null"], "sampler='null': unknown option"),
     (["experiment=null"], "for no experiment, leave the override out"),
     (["-m", "problem=logistic,mlp", "+problem.lam=0.1"], "write ++key=value"),
