@@ -51,17 +51,21 @@ def find_jobs(sweep_dir: str | Path, output: str | None = None) -> list[tuple[Pa
     """``(dataset path, overrides)`` of every finished job under ``sweep_dir``, by job number."""
     jobs = []
     for hydra_dir in Path(sweep_dir).glob("*/.hydra"):
-        job = hydra_dir.parent
-        name = output
-        if name is None:
-            cfg = yaml.safe_load((hydra_dir / "config.yaml").read_text()) or {}
-            name = cfg.get("output", "run.nc")
-        path = job / name
+        path = hydra_dir.parent / output if output is not None else job_dataset(hydra_dir.parent)
         overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
         if path.exists():
             jobs.append((path, parse_overrides(overrides)))
     jobs.sort(key=lambda j: (len(j[0].parent.name), j[0].parent.name))
     return jobs
+
+
+def job_dataset(job_dir: str | Path) -> Path:
+    """The dataset a Hydra job directory holds: its config's ``output`` (``run.nc`` unless
+    changed), read from ``.hydra/config.yaml`` when there is one."""
+    job_dir = Path(job_dir)
+    config = job_dir / ".hydra" / "config.yaml"
+    cfg = (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}
+    return job_dir / cfg.get("output", "run.nc")
 
 
 def swept_keys(overrides: list[dict]) -> list[str]:

@@ -24,7 +24,7 @@ import yaml
 
 from . import stats
 from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
-from .collect import cells, collect
+from .collect import cells, collect, job_dataset
 from .figures import run_figures, sweep_figures
 
 __all__ = ["main", "verdict", "write_run_report", "write_sweep_report"]
@@ -241,8 +241,8 @@ def _resolve(path: Path) -> tuple[str, xr.Dataset, Path]:
     if path.is_file():
         ds = read_dataset(path)
         return ("sweep" if "swept_keys" in ds.attrs else "run"), ds, path.parent
-    if (path / "run.nc").is_file():
-        return "run", read_dataset(path / "run.nc"), path
+    if job_dataset(path).is_file():
+        return "run", read_dataset(job_dataset(path)), path
     if list(path.glob("*/.hydra")):
         sweep = collect(path)
         write_dataset(sweep, path / "sweep.nc")

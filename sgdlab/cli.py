@@ -16,6 +16,7 @@ exit status 2.
 from __future__ import annotations
 
 import argparse
+import glob
 import itertools
 import logging
 import os
@@ -114,7 +115,7 @@ class SweepSummary(Callback):
         """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = []
-        for path in sorted(sweep_dir.glob(f"*/{config.output}")):
+        for path in sorted(sweep_dir.glob(f"*/{glob.escape(str(config.output))}")):
             # Lazily: only the final values are read (the report reads the whole files).
             with xr.open_dataset(path, engine="h5netcdf") as ds:
                 label, final = final_values(ds)

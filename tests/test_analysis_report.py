@@ -116,3 +116,13 @@ def test_report_of_a_run_where_every_replicate_diverged(tmp_path):
         paths = write_run_report(ds, tmp_path)
     assert paths["report_html"].stat().st_size > 0
     assert paths["convergence_avg_grad_norm_sq"].stat().st_size > 0  # the violated theorem
+
+
+def test_report_finds_a_run_written_under_another_output_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("output: other.nc\n")
+    ds = sgdlab.run(["replicates=2", "steps=10", "output=other.nc"])
+    sgdlab.write_dataset(ds, tmp_path / "other.nc")
+    assert main([str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").is_file()
