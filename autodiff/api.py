@@ -119,7 +119,7 @@ def value_and_grad(f, argnums: int | tuple[int, ...] = 0):
 
 def _value_and_grad(f, argnums, op: str):
     """value_and_grad, with ``op`` (the operator the user called) naming it in errors."""
-    nums = _check_argnums(argnums)
+    nums = _check_argnums(argnums, op)
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
@@ -186,7 +186,7 @@ def jacobian(f, argnums: int = 0, mode: str = "rev"):
     """
     if mode not in MODES:
         raise ValueError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
-    if not isinstance(argnums, int) or isinstance(argnums, bool) or argnums < 0:
+    if not _is_index(argnums):
         raise TypeError(f"jacobian: argnums must be a non-negative int, got {argnums!r}")
 
     @functools.wraps(f)
@@ -268,11 +268,18 @@ def _arg_name(f, i: int) -> str:
     return f"argument {i} ({params[i]})" if i < len(params) else f"argument {i}"
 
 
-def _check_argnums(argnums) -> tuple[int, ...]:
+def _check_argnums(argnums, op: str) -> tuple[int, ...]:
+    """``argnums`` as a tuple of non-negative ints (bools are refused, not read as 0 or 1)."""
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
-        raise TypeError(f"argnums must be a non-negative int or a tuple of them, got {argnums!r}")
+    if not nums or not all(_is_index(i) for i in nums):
+        raise TypeError(
+            f"{op}: argnums must be a non-negative int or a tuple of them, got {argnums!r}"
+        )
     return nums
+
+
+def _is_index(i) -> bool:
+    return isinstance(i, int) and not isinstance(i, bool) and i >= 0
 
 
 def _check_output(out, op: str):

@@ -304,6 +304,8 @@ def test_constant_outputs_still_have_zero_derivatives():
         (lambda: autodiff.jvp(anp.sin, np.ones(2), np.ones(2)), "jvp: primals must be a tuple"),
         (lambda: autodiff.jacobian(anp.sin, argnums=1)(np.ones(2)), "jacobian: argnums asks"),
         (lambda: autodiff.jacobian(anp.sin, argnums=-1), "jacobian: argnums must be a non-neg"),
+        (lambda: autodiff.jacobian(anp.sin, argnums=True), "jacobian: argnums must be a non-neg"),
+        (lambda: autodiff.grad(anp.sin, argnums=(0, True)), "grad: argnums must be a non-neg"),
         (lambda: autodiff.hvp(_returns_tuple, np.ones(2), np.ones(2)), "hvp: f must return"),
         (lambda: autodiff.hvp(anp.sin, np.ones(2), np.ones(2)), "hvp needs f to return a scalar"),
     ],
