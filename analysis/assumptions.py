@@ -564,15 +564,16 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
     name = "mean of g_t − ∇f(x_t) = 0"
     if "noise" not in run.ds:
         return _row("unknown", required=False, detail=f"{name}: not logged (d > log.max_params)")
-    if run.R < 2 or not unbiased_steps(run).any():
+    unbiased = unbiased_steps(run)
+    if run.R < 2 or not unbiased.any():
         return _row(
             "unknown",
             required=False,
             detail=f"{name}: needs R ≥ 2 and a random sampler (a fresh minibatch given x_t)",
         )
-    use = unbiased_steps(run) & calm_steps(run)
-    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, use]
-    use[use] = np.isfinite(noise).all(axis=(0, 2))  # e.g. not logged for this job of a sweep
+    logged = np.asarray(run.ds["noise"].values, dtype=float)  # (R, S, d)
+    # finite for every replicate: not so e.g. for a job of a sweep whose d > log.max_params
+    use = unbiased & calm_steps(run) & np.isfinite(logged).all(axis=(0, 2))
     if not use.any():
         return _row(
             "unknown",
@@ -580,8 +581,7 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
             detail=f"{name}: no unbiased step before a divergence where every replicate's "
             "residuals are logged",
         )
-    noise = np.asarray(run.ds["noise"].values, dtype=float)[:, use]
-    means = noise.mean(axis=1)  # (R, d): each replicate's time average
+    means = logged[:, use].mean(axis=1)  # (R, d): each replicate's time average
     sizes = np.concatenate(
         [np.asarray(run.ds[v].values)[:, use].ravel() for v in ("second_moment", "grad_norm_sq")]
     )

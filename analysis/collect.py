@@ -74,8 +74,13 @@ def swept_keys(overrides: list[dict]) -> list[str]:
     return [k for k in keys if len({repr(o.get(k)) for o in overrides}) > 1]
 
 
+def _is_number(v) -> bool:
+    """An int or float (Python or NumPy), not a bool."""
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+
+
 def _coord(values: list) -> np.ndarray:
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    numeric = all(_is_number(v) for v in values)
     if numeric and all(isinstance(v, int) for v in values):
         return np.asarray(sorted(set(values)), dtype=np.int64)
     if numeric:
@@ -145,10 +150,7 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
 def _missing_attr(values: list) -> float | str:
     """What a job without the attribute gets (e.g. ``hidden`` of the mlp in a sweep over
     problems): NaN when every job that has it holds a number, else the empty string."""
-    numeric = all(
-        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values
-    )
-    return float("nan") if numeric else ""
+    return float("nan") if all(_is_number(v) for v in values) else ""
 
 
 def _constant_over(da: xr.DataArray, keys: list[str]) -> bool:

@@ -38,11 +38,15 @@ from .errors import ConfigError
 from .io import write_dataset
 
 
+def _f_star(ds) -> float:
+    """The run's f*, NaN when it is unknown (e.g. for the mlp)."""
+    return float(ds["f_star"]) if "f_star" in ds else float("nan")
+
+
 def final_values(ds) -> tuple[str, np.ndarray]:
     """What a run is summarized by: a label and one value per replicate, the final
     suboptimality f(x_T) − f*, or the final loss when f* is unknown (e.g. for the mlp)."""
-    known = "f_star" in ds and np.isfinite(float(ds["f_star"]))
-    if "suboptimality" in ds and (known or "loss" not in ds):
+    if "suboptimality" in ds and (np.isfinite(_f_star(ds)) or "loss" not in ds):
         return "suboptimality f(x_T) - f*", ds["suboptimality"].isel(step=-1).values
     if "loss" in ds:
         return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
@@ -71,8 +75,8 @@ def summarize(ds, path: Path | None = None) -> str:
     ]
     if "avg_loss" in ds:  # Polyak–Ruppert averaging: the iterate the theorems speak of
         avg = ds["avg_loss"].isel(step=-1).values
-        if "f_star" in ds and np.isfinite(float(ds["f_star"])):
-            avg = avg - float(ds["f_star"])
+        if np.isfinite(_f_star(ds)):
+            avg = avg - _f_star(ds)
         lines.append(f"  averaged iterate, same measure: {_spread(avg)}")
     lines.append(f"  diverged: {a['n_diverged']}/{a['replicates']} replicates")
     if "holdout_loss" in ds:  # early stopping is on

@@ -22,6 +22,8 @@ from omegaconf import OmegaConf
 from .estimators import subsample_size
 
 SCHEMA_VERSION = "1"
+# the run's timings in seconds, recorded by the runner and written as attributes
+TIMINGS = ("wall_time_s", "logging_time_s", "estimates_time_s")
 
 # name: (dims, long_name, symbol or None)
 VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
@@ -141,13 +143,11 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "batch_size": int(cfg.batch_size),
         "sigma_sq_samples": subsample_size(int(cfg.log.estimates.sigma_samples), prob.n),
         "hessian_samples": subsample_size(int(cfg.log.estimates.hessian_samples), prob.n),
-        "wall_time_s": float(rec["wall_time_s"]),
-        "logging_time_s": float(rec["logging_time_s"]),
-        "estimates_time_s": float(rec["estimates_time_s"]),
+        **{name: float(rec[name]) for name in TIMINGS},
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
     }
     for key, value in prob.attrs.items():
         attrs[key] = value
-    for name in ("wall_time_s", "logging_time_s", "estimates_time_s"):
+    for name in TIMINGS:
         data_vars.pop(name, None)
     return xr.Dataset(data_vars, coords, attrs)
