@@ -3,12 +3,20 @@
 :func:`assess` reads one run's dataset and returns, for every theorem of
 :data:`analysis.bounds.BOUNDS`,
 
-- the constants its bound needs (from :mod:`analysis.constants`, with their sources);
+- the constants its bound needs (from :mod:`analysis.constants`, with their provenance: a
+  theorem applies only when the uniform bounds it assumes are certified, i.e. exact or a valid
+  bound, unless the caller allows estimated constants, and then its checks are conditional);
 - each assumption as ``holds`` / ``violated`` / ``unknown`` with a ``margin`` (for step-size
   caps ``1 − η_max/cap``: positive means room to spare) and a ``detail`` string;
 - whether the theorem applies (every required assumption holds) and, if not, why.
 
 The run-level rows (theorem ``run``) hold the unbiasedness check of the stochastic gradient.
+
+Divergence (:func:`divergence`) never makes a theorem ``violated`` by itself: a theorem that
+rests on estimated constants cannot apply to a run whose replicates ran away (no uniform bound
+read off the run holds there), so it is ``not_applicable``; a conditional identity (the FPC)
+uses each replicate's steps before its divergence; a theorem whose assumptions are certified
+and whose step conditions hold is still checked, and a diverged replicate counts as +∞ there.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import xarray as xr
 from . import stats
 from .bounds import BOUNDS, fpc_minibatch
 from .constants import (
+    ESTIMATED,
+    EXACT,
     Run,
     Value,
     finite,
@@ -33,13 +43,14 @@ from .constants import (
     starts_at_zero,
     x0_missing,
 )
-from .quantities import coverage, measure
+from .quantities import coverage, defined_steps
 
 __all__ = [
     "Assessment",
     "Plan",
     "assess",
     "calm_steps",
+    "divergence",
     "fpc_steps",
     "residual_mean_test",
     "residual_norm_test",
@@ -63,6 +74,9 @@ class Plan:
     paired: bool = False  # bound differs per replicate (kwargs arrays of shape (R, S))
     scale: np.ndarray | None = None  # (R, S): size of Q's terms, for the round-off floor
     coverage: str = ""  # why only part of the run can be checked ("" if not limited)
+    conditional: tuple[str, ...] = ()  # estimated constants the check rests on
+    provenance: str = ""  # e.g. "certified (exact, bound)" or "conditional on estimated L"
+    cut_at_divergence: bool = False  # a conditional identity: drop replicates once diverged
 
 
 @dataclass
@@ -70,9 +84,10 @@ class Assessment:
     """Everything :func:`assess` found: constants and assumptions (tidy), and a plan per id."""
 
     run: Run
-    constants: pd.DataFrame  # theorem, constant, value, source, note
+    constants: pd.DataFrame  # theorem, constant, value, source, note, provenance
     assumptions: pd.DataFrame  # theorem, assumption, status, margin, required, detail
     plans: dict[str, Plan]
+    divergence: str = ""  # what diverged and why ("" if nothing did)
 
 
 # --------------------------------------------------------------------------- assumption rows
@@ -114,12 +129,13 @@ def _strongly_convex(C: dict) -> dict:
     if "mu" not in C:
         return _row("unknown", detail="strong convexity μ unknown")
     mu = C["mu"]
-    return _is(
-        mu.value > 0,
-        f"μ = {mu.value:.6g} > 0 ({mu.source})",
-        f"μ = {mu.value:.6g} ≤ 0 ({mu.source}): f is not strongly convex",
-        margin=float(mu.value),
+    no = (
+        f"μ ≥ {mu.value:.6g} is all that is certified (a lower bound): strong convexity is "
+        "not established"
+        if mu.provenance == "bound"
+        else f"μ = {mu.value:.6g} ≤ 0 ({mu.provenance}): f is not strongly convex"
     )
+    return _is(mu.value > 0, f"μ = {mu.value:.6g} > 0 ({mu.provenance})", no, float(mu.value))
 
 
 def _convex(run: Run, C: dict) -> dict:
@@ -141,21 +157,32 @@ def _convex(run: Run, C: dict) -> dict:
     return _row("unknown", detail="convexity is not known for this problem")
 
 
+# the assumption a constant stands for, named in the reason when it is not available
+ASSUMES = {
+    "L": "L-smoothness of f",
+    "mu": "strong convexity of f",
+    "sigma_sq": "bounded variance E‖g_t − ∇f(x_t)‖² ≤ σ² at every x",
+    "G_sq": "bounded second moment E‖g_t‖² ≤ G² at every x",
+    "M": "BCN Assumption 4.3, V[g_t] ≤ M + M_V‖∇f(x_t)‖² at every x",
+    "M_V": "BCN Assumption 4.3, V[g_t] ≤ M + M_V‖∇f(x_t)‖² at every x",
+}
+
+
 def _have(C: dict, missing: dict, *names: str) -> dict:
     lost: dict[str, list[str]] = {}
     for n in names:
         if n not in C:
-            lost.setdefault(missing.get(n, "not available"), []).append(n)
+            what = f"{n} ({ASSUMES[n]})" if n in ASSUMES else n
+            lost.setdefault(missing.get(n, "not available"), []).append(what)
     if lost:
         return _row("unknown", detail="; ".join(f"{', '.join(v)}: {k}" for k, v in lost.items()))
-    return _row("holds", detail=", ".join(f"{n} ({C[n].source})" for n in names))
+    return _row("holds", detail=", ".join(f"{n} ({C[n].provenance})" for n in names))
 
 
 def _measurable(run: Run, quantity: str) -> dict:
-    q = measure(run.ds, quantity).values
-    ok = np.isfinite(q).all(axis=0)
+    ok = defined_steps(run.ds, quantity)
     if ok.any():
-        return _row("holds", detail=f"{quantity} measured at {int(ok.sum())} logged steps")
+        return _row("holds", detail=f"{quantity} defined at {int(ok.sum())} logged steps")
     why = {
         "suboptimality": "f* unknown",
         "dist_sq": "x* unknown",
@@ -233,13 +260,26 @@ def _common(run: Run, C: dict, quantity: str, *, iid=True, sc=False, const=True)
 
 
 def _sra(run, C, missing):
-    variance = "L" in C and _met(
+    small = "L" in C and _met(
         BOUNDS["sra_nonconvex"].step_checks(run.lr, L=C["L"].value, variance_form=True)[
             "lr_le_inv_L"
         ]
     )
+    # S2 (bounded variance, η ≤ 1/L) when σ² is available and the step is small enough, else
+    # S1 (bounded second moment G²); a certified G² wins over an estimated σ²
+    variance = (
+        small
+        and "sigma_sq" in C
+        and (C["sigma_sq"].certified or "G_sq" not in C or not C["G_sq"].certified)
+    )
     names = ("L", "delta", "sigma_sq" if variance else "G_sq")
-    used = {"variance_form": Value(variance, "config", "S2 if η ≤ 1/L, else S1")}
+    if not variance and "G_sq" not in C and "sigma_sq" in C and "L" in C:
+        missing = dict(missing)
+        missing["G_sq"] = (
+            f"{missing.get('G_sq', 'not available')} (the variance form S2 with σ² needs "
+            f"η ≤ 1/L = {1 / C['L'].value:.6g})"
+        )
+    used = {"variance_form": Value(variance, EXACT, "config", "S2 if η ≤ 1/L, else S1")}
     rows = _common(run, C, "avg_grad_norm_sq")
     return _plan(
         run,
@@ -278,8 +318,8 @@ def _bcn_4_7(run, C, missing):
         return Plan("bcn_4_7", False, "; ".join(_failed(rows))), rows, {}
     beta = float(run.lr[0]) * gamma_s
     used = {
-        "beta": Value(beta, "config", "β = η₀·gamma"),
-        "gamma": Value(gamma_s - 1, "config", "γ_BCN = gamma − 1"),
+        "beta": Value(beta, EXACT, "config", "β = η₀·gamma"),
+        "gamma": Value(gamma_s - 1, EXACT, "config", "γ_BCN = gamma − 1"),
     }
     kw = {"beta": beta, "gamma": gamma_s - 1}
     return _plan(run, C, missing, "bcn_4_7", rows, names, run.lr, kw=kw, used=used)
@@ -321,7 +361,7 @@ def _nsw(run, C, missing):
         plan.kwargs["sigma_star_sq"] /= run.b
         v = used["sigma_star_sq"]
         note = f"{v.note}, ÷ b = {run.b} (minibatch mean at x*)"
-        used["sigma_star_sq"] = Value(plan.kwargs["sigma_star_sq"], v.source, note)
+        used["sigma_star_sq"] = Value(plan.kwargs["sigma_star_sq"], v.provenance, v.source, note)
     return plan, rows, used
 
 
@@ -342,7 +382,7 @@ def _rakhlin(run, C, missing):
             f"λ = 1/η₀ = {lam:.6g} > μ = {C['mu'].value:.6g}: f is not λ-strongly convex",
             margin=1 - lam / C["mu"].value,
         )
-    used = {"mu": Value(lam, "config", "λ = 1/η₀ (schedule η_t = 1/(λ(t+1)))")}
+    used = {"mu": Value(lam, EXACT, "config", "λ = 1/η₀ (schedule η_t = 1/(λ(t+1)))")}
     plan, rows, used = _plan(
         run, C, missing, "rakhlin_1t", rows, ("G_sq",), run.lr, kw={"mu": lam}, used=used
     )
@@ -437,18 +477,26 @@ def _fpc(run, C, missing):
             "sampler=cyclic: the minibatch is deterministic",
         ),
     }
-    ok = fpc_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    ok = fpc_steps(run) & defined_steps(run.ds, "noise_sq")  # by design, not by outcome
     rows["measured"] = (
         _row("holds", detail=f"noise_sq and σ² at {int(ok.sum())} steps where the batch is fresh")
         if ok.any()
         else _row("unknown", detail="no logged step with σ² estimated and a fresh minibatch")
     )
     sig = np.asarray(run.ds["sigma_sq"].values, dtype=float)
+    samples = int(run.ds.attrs.get("sigma_sq_samples", run.n))
+    # σ²(x_t) enters the identity linearly and is measured at the same x_t, so an unbiased
+    # estimate from m < n samples keeps the identity's expectation: it needs no opt-in
+    how = (
+        "exact: all n per-sample gradients at x_t"
+        if samples >= run.n
+        else f"unbiased estimate from {samples} per-sample gradients at x_t (keeps the identity)"
+    )
     used = {
-        "sigma_sq": Value("σ²(x_t) per replicate", "logged", "the logged sigma_sq at each step"),
+        "sigma_sq": Value("σ²(x_t) per replicate", EXACT, "run", f"the logged sigma_sq; {how}"),
         "n": C["n"],
         "b": C["b"],
-        "replace": Value(replace, "config", f"sampler={run.sampler}"),
+        "replace": Value(replace, EXACT, "config", f"sampler={run.sampler}"),
     }
     kw = {"sigma_sq": sig, "n": run.n, "b": run.b, "replace": replace}
     return _plan(
@@ -464,6 +512,7 @@ def _fpc(run, C, missing):
         steps_ok=ok,
         paired=True,
         scale=sig,  # noise_sq = 0 exactly at b = n: round-off is judged against σ²
+        cut_at_divergence=True,  # E[noise_sq | x_t] = c_b σ²(x_t): conditional on x_t
     )
 
 
@@ -486,7 +535,7 @@ def _region(run, C, missing):
         why = x0_missing(run.ds) if "x" in run.ds else "the iterate x is not logged"
         rows["deterministic_x0"] = _row("unknown", detail=why)
     kw = {"b": run.b, "x0": float(x0[0]) if same else None}
-    used = {"x0": Value(kw["x0"], "logged", "x at t = 0"), "b": C["b"]}
+    used = {"x0": Value(kw["x0"], EXACT, "run", "x at t = 0"), "b": C["b"]}
     return _plan(
         run,
         C,
@@ -658,10 +707,47 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
 # --------------------------------------------------------------------------- entry point
 
 
-def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
-    """Constants, assumption checks and a check plan for every theorem on one run."""
+def divergence(run: Run, C: dict | None = None) -> str:
+    """What diverged and why, in one sentence ("" if no replicate diverged): how many
+    replicates, by which step, and the step size against the largest stable steps that are
+    known (2/L for full-batch gradient descent on an L-smooth f; 2/L_max for single samples)."""
+    at = np.asarray(run.ds["diverged_at"].values) if "diverged_at" in run.ds else np.array([])
+    gone = at[at >= 0]
+    if gone.size == 0:
+        return ""
+    eta = float(np.max(run.lr))
+    text = (
+        f"{gone.size}/{run.R} replicates diverged by step {int(gone.max())} (first at step "
+        f"{int(gone.min())}): the step η = {eta:.4g} is too large for this problem"
+    )
+    C = C or {}
+    stable = []
+    if "L" in C:
+        stable.append(f"2/L = {2 / C['L'].value:.4g} (full-batch gradient descent)")
+    if "sup_L" in C:
+        stable.append(f"2/L_max = {2 / C['sup_L'].value:.4g} (single samples, b = 1)")
+    if stable:
+        text += "; largest stable steps: " + ", ".join(stable)
+    return text
+
+
+def _provenance(used: dict[str, Value]) -> tuple[tuple[str, ...], str]:
+    """The estimated constants a check rests on, and a one-phrase provenance of its constants."""
+    est = tuple(n for n, v in used.items() if v.provenance == ESTIMATED)
+    if est:
+        return est, "conditional on estimated " + ", ".join(est)
+    kinds = sorted({v.provenance for v in used.values() if v.provenance != ESTIMATED})
+    return (), "certified (" + ", ".join(kinds or [EXACT]) + ")"
+
+
+def assess(ds: xr.Dataset, *, alpha: float = 0.05, estimated: bool = False) -> Assessment:
+    """Constants, assumption checks and a check plan for every theorem on one run.
+
+    ``estimated``: let theorems whose uniform bounds are not certified use the run's estimates
+    (their checks are then conditional on those estimates and say so)."""
     run = read_run(ds)
-    C, missing = run_constants(run)
+    C, missing = run_constants(run, estimated=estimated)
+    diverged = divergence(run, C)
     const_rows, assume_rows, plans = [], [], {}
     assume_rows.append(
         {"theorem": "run", "assumption": "unbiased_gradient", **unbiasedness(run, alpha)}
@@ -671,6 +757,15 @@ def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
         if plan.steps_ok is None:
             plan.steps_ok = np.ones(ds.sizes["step"], dtype=bool)
         plan.coverage = coverage(ds, BOUNDS[theorem].quantity)
+        plan.conditional, plan.provenance = _provenance(used)
+        if plan.applicable and plan.conditional and diverged:
+            # an estimate read off the run is no uniform bound where the iterates ran away
+            rows["no_divergence"] = _row(
+                "violated",
+                detail=f"{diverged}; the estimated {', '.join(plan.conditional)} cannot bound "
+                "this run (a uniform bound fails where the iterates run away)",
+            )
+            plan.applicable, plan.reason = False, "; ".join(_failed(rows))
         plans[theorem] = plan
         for key, row in rows.items():
             assume_rows.append({"theorem": theorem, "assumption": key, **row})
@@ -681,6 +776,7 @@ def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
                     "theorem": theorem,
                     "constant": name,
                     "value": shown,
+                    "provenance": v.provenance,
                     "source": v.source,
                     "note": v.note,
                 }
@@ -695,12 +791,15 @@ def assess(ds: xr.Dataset, *, alpha: float = 0.05) -> Assessment:
                     "theorem": theorem,
                     "constant": "lr",
                     "value": shown,
+                    "provenance": EXACT,
                     "source": "config",
                     "note": f"schedule={run.schedule}",
                 }
             )
-    constants = pd.DataFrame(const_rows, columns=["theorem", "constant", "value", "source", "note"])
+    constants = pd.DataFrame(
+        const_rows, columns=["theorem", "constant", "value", "source", "note", "provenance"]
+    )
     assumptions = pd.DataFrame(
         assume_rows, columns=["theorem", "assumption", "status", "margin", "required", "detail"]
     )
-    return Assessment(run, constants, assumptions, plans)
+    return Assessment(run, constants, assumptions, plans, diverged)

@@ -1,15 +1,22 @@
-"""The constants a run measures (theory §8), each with where it came from.
+"""The constants a theorem uses, each with its provenance (theory §8, erratum 10).
 
 :func:`read_run` collects a run's config facts and its step sequence ``η_0..η_T``;
-:func:`run_constants` estimates L, μ, σ², G², BCN's M, Δ = f(x_0) − f_inf, ‖x_0 − x*‖², takes
-the per-sample constants ``sup_L`` (maxᵢ Lᵢ), ``mu_min`` (minᵢ μᵢ) and ``σ*²`` from the run's
-dataset where the problem knows them, and the data vectors of 1-D least squares from the config
-(``problem=lsq1d`` with ``problem.a``/``problem.b``). Sources: ``known`` (exact, from the problem),
-``logged`` (estimated along the run) or ``config`` (the configuration, or a stated choice).
+:func:`run_constants` gathers every constant a bound may need, each a :class:`Value` with a
+provenance:
 
-Estimated constants are inflated by :data:`SAFETY` (theory §8: a too-small L̂ or σ̂² makes a
-bound too small and produces false violations): ``L``, ``σ²``, ``G²``, ``M`` are multiplied by
-it and an estimated ``μ`` is divided by it; the raw values are in the notes.
+- ``exact``: the problem's closed form (L, μ, L_max, μ_min, σ*², f*, and for the quadratic
+  problems BCN's M and M_V), or a fact of the config (n, b, T) or of the log at t = 0 (Δ, ‖x_0 −
+  x*‖² from an exact f* or x*);
+- ``bound``: a valid one-sided bound (e.g. λmax(AᵀA)/(4n) + λ ≥ L for logistic regression);
+- ``estimated``: read from the run, with the direction in which an estimation error biases a
+  check (:data:`BIAS`): a max of local L̂ underestimates the global L, a min of local μ̂
+  overestimates μ, a max of σ̂² on a sparse grid underestimates a uniform bound. Estimated
+  constants are inflated by :data:`SAFETY` (L, σ², G², M multiplied, μ divided; raw values in the
+  notes) and used only when the caller allows them (``estimated="allow"``); otherwise the
+  constant is missing, and the reason says that only an estimate exists.
+
+The ``source`` of a value says where it was read: ``problem`` (the dataset's problem constants),
+``run`` (the log) or ``config``.
 
 Δ and ‖x_0 − x*‖² are read at the first logged step only if it is t = 0
 (:func:`starts_at_zero`); otherwise they are missing, with :func:`x0_missing` as the reason.
@@ -25,6 +32,8 @@ import xarray as xr
 import yaml
 
 __all__ = [
+    "BIAS",
+    "CERTIFIED",
     "SAFETY",
     "Run",
     "Value",
@@ -37,17 +46,40 @@ __all__ = [
 ]
 
 SAFETY = 1.1
+EXACT, BOUND, ESTIMATED = "exact", "bound", "estimated"
+CERTIFIED = (EXACT, BOUND)
 PER_SAMPLE_MISSING = "not known for this problem (the dataset's {var} is NaN or absent)"
-DATA_MISSING = "the 1-D data vectors are known only for problem=lsq1d with problem.a and problem.b"
+DATA_MISSING = "the 1-D data vectors exist only for problem=lsq1d"
+# how an estimation error biases a check that uses the estimate
+BIAS = {
+    "L": "a max of local L̂ underestimates the global L",
+    "mu": "a min of local μ̂ overestimates the global μ",
+    "sigma_sq": "a max of σ̂² on the estimate grid underestimates a uniform bound",
+    "G_sq": "a max of σ̂²/b + ‖∇f‖² on the estimate grid underestimates a uniform bound",
+    "M": "a max of σ̂²/b on the estimate grid underestimates a uniform M (with M_V = 0)",
+    "M_V": "M_V = 0 chosen with the estimated M",
+}
+# what a missing uniform constant means as an assumption
+UNCERTIFIED = (
+    "no exact or bound value for this problem, only an estimate from the run ({bias}); "
+    "estimated='allow' (sgdlab-report --allow-estimated) checks conditionally on it"
+)
 
 
 @dataclass(frozen=True)
 class Value:
-    """A constant's value, where it came from (known | logged | config) and how."""
+    """A constant's value, its provenance (exact | bound | estimated), where it was read
+    (problem | run | config) and how."""
 
     value: Any
+    provenance: str
     source: str
     note: str = ""
+
+    @property
+    def certified(self) -> bool:
+        """Exact or a valid bound: not read off the run."""
+        return self.provenance in CERTIFIED
 
 
 @dataclass
@@ -65,6 +97,7 @@ class Run:
     T: int
     R: int
     lr: np.ndarray  # η_0..η_T from the schedule in the config (checked against the log)
+    provenance: dict  # problem constant (dataset name) -> exact | bound
 
 
 def read_run(ds: xr.Dataset) -> Run:
@@ -95,6 +128,7 @@ def read_run(ds: xr.Dataset) -> Run:
         T=T,
         R=int(ds.sizes["replicate"]),
         lr=lr,
+        provenance=yaml.safe_load(ds.attrs.get("provenance", "") or "{}") or {},
     )
 
 
@@ -131,107 +165,152 @@ def hessian_subsampled(ds: xr.Dataset) -> bool:
     return n is not None and int(ds.attrs.get("hessian_samples", n)) < int(n)
 
 
-def run_constants(run: Run) -> tuple[dict[str, Value], dict[str, str]]:
-    """Run-level constants (theory §8) and, for those that cannot be had, the reason."""
+def _problem(run: Run, var: str, note: str) -> Value | None:
+    """The dataset's problem constant ``var`` with its provenance, or None when unknown."""
+    value = scalar(run.ds, var)
+    if not np.isfinite(value):
+        return None
+    return Value(value, run.provenance.get(var, EXACT), "problem", note)
+
+
+def _estimate(name: str, value: float, note: str) -> Value:
+    return Value(value, ESTIMATED, "run", f"{note}; {BIAS[name]}")
+
+
+def run_constants(run: Run, *, estimated: bool = False) -> tuple[dict[str, Value], dict[str, str]]:
+    """Every constant a bound may need (theory §8), and for those that cannot be had the reason.
+
+    Certified values (exact or bound) come first; an estimate from the run is used only with
+    ``estimated`` (else the constant is missing and the reason names the estimate). The
+    minibatch of b samples with replacement divides σ², M and M_V by b (BCN §4.2)."""
     ds, out, missing = run.ds, {}, {}
     est = np.asarray(ds["estimated"].values, dtype=bool)
     k_est = int(est.sum())
-    # L: max of the global constant and the local estimates
-    L_glob, L_loc = scalar(ds, "L_global"), finite(ds["L_local"].values)
     subset = hessian_subsampled(ds)
-    source = f" (Hessians of {ds.attrs['hessian_samples']}-sample subsets)" if subset else ""
-    # A subset's λmax overestimates L on average (Jensen): it cannot refute a known L_global.
-    if np.isfinite(L_glob) and (L_loc.size == 0 or subset or L_glob >= L_loc.max() * (1 - 1e-6)):
-        out["L"] = Value(L_glob, "known", "global smoothness of the problem")
-    elif L_loc.size:
+    where = f" (Hessians of {ds.attrs['hessian_samples']}-sample subsets)" if subset else ""
+    b = run.b
+
+    def offer(name: str, certified: Value | None, estimate: Value | None, why: str) -> None:
+        if certified is not None:
+            out[name] = certified
+        elif estimate is not None and estimated:
+            out[name] = estimate
+        elif estimate is not None:
+            missing[name] = UNCERTIFIED.format(bias=BIAS[name])
+        else:
+            missing[name] = why
+
+    def scaled(v: Value | None, factor: float, note: str) -> Value | None:
+        return None if v is None else Value(v.value * factor, v.provenance, v.source, note)
+
+    # L and μ of f
+    L_loc, mu_loc = finite(ds["L_local"].values), finite(ds["mu_local"].values)
+    L_est = mu_est = None
+    if L_loc.size:
         raw = float(L_loc.max())
-        out["L"] = Value(
-            SAFETY * raw,
-            "logged",
-            f"{SAFETY} × max L_local = {raw:.6g} over {k_est} steps{source}",
+        L_est = _estimate(
+            "L", SAFETY * raw, f"{SAFETY} × max L_local = {raw:.6g} over {k_est} steps{where}"
         )
-    else:
-        missing["L"] = "L_global unknown and no L_local estimate logged"
-    # mu: strong convexity
-    mu_glob, mu_loc = scalar(ds, "mu_global"), finite(ds["mu_local"].values)
-    if np.isfinite(mu_glob):
-        out["mu"] = Value(mu_glob, "known", "global strong convexity of the problem")
-    elif mu_loc.size:
+    if mu_loc.size:
         raw = float(mu_loc.min())
-        val = raw / SAFETY if raw > 0 else raw
-        out["mu"] = Value(
-            val,
-            "logged",
-            f"min mu_local = {raw:.6g} (÷{SAFETY} if > 0): local, overestimates μ{source}",
+        mu_est = _estimate(
+            "mu", raw / SAFETY if raw > 0 else raw, f"min mu_local = {raw:.6g} (÷{SAFETY} if > 0)"
         )
-    else:
-        missing["mu"] = "mu_global unknown and no mu_local estimate logged"
-    # sigma^2 of g_t (with-replacement minibatch of b), G^2 = max E‖g_t‖²
-    sig = ds["sigma_sq"].values
+    offer("L", _problem(run, "L_global", "global smoothness of f"), L_est, "no L estimate logged")
+    offer(
+        "mu",
+        _problem(run, "mu_global", "global strong convexity of f"),
+        mu_est,
+        "no μ estimate logged",
+    )
+    # uniform bounds on the gradient noise: σ², G², BCN's M and M_V
+    sig, gns = ds["sigma_sq"].values, ds["grad_norm_sq"].values
+    sig_est = g2_est = m_est = None
     if finite(sig).size:
         raw = float(finite(sig).max())
-        out["sigma_sq"] = Value(
-            SAFETY * raw / run.b,
-            "logged",
-            f"{SAFETY} × max σ²(x_t) / b = {SAFETY} × {raw:.6g} / {run.b} (i.i.d. minibatch)",
+        sig_est = _estimate(
+            "sigma_sq", SAFETY * raw / b, f"{SAFETY} × max σ²(x_t) / b = {SAFETY} × {raw:.6g} / {b}"
         )
-        out["M"] = Value(out["sigma_sq"].value, "logged", "BCN M = max_t V_t with M_V = 0")
-        g2 = finite(sig / run.b + ds["grad_norm_sq"].values)
-        out["G_sq"] = Value(
-            SAFETY * float(g2.max()),
-            "logged",
-            f"{SAFETY} × max (σ²(x_t)/b + ‖∇f(x_t)‖²) = {SAFETY} × {g2.max():.6g}",
+        m_est = _estimate("M", sig_est.value, "BCN M = max_t V_t with M_V = 0")
+        g2 = finite(sig / b + gns)
+        g2_est = _estimate(
+            "G_sq", SAFETY * float(g2.max()), f"{SAFETY} × max (σ²(x_t)/b + ‖∇f(x_t)‖²)"
         )
+    none = "no exact or bound value for this problem and no σ² estimate logged"
+    sig_known = _problem(run, "sigma_sq_bound", "σ²(x) ≤ this for every x")
+    offer("sigma_sq", scaled(sig_known, 1 / b, f"sup_x σ²(x) / b, b = {b}"), sig_est, none)
+    offer("G_sq", _problem(run, "G_sq_bound", "‖∇f_i(x)‖² ≤ this for every i, x"), g2_est, none)
+    M_known, MV_known = _problem(run, "bcn_M", ""), _problem(run, "bcn_M_V", "")
+    if M_known is not None and MV_known is not None:
+        out["M"] = scaled(M_known, 1 / b, f"σ²(x) ≤ M + M_V‖∇f(x)‖² for every x, ÷ b = {b}")
+        out["M_V"] = scaled(MV_known, 1 / b, f"see M, ÷ b = {b}")
     else:
-        for name in ("sigma_sq", "M", "G_sq"):
-            missing[name] = "no sigma_sq estimate logged"
-    out["M_V"] = Value(0.0, "config", "chosen M_V = 0 (theory §8); M_G = M_V + μ_G² = 1")
-    out["mu_bcn"] = Value(1.0, "config", "BCN μ = μ_G = 1 for an unbiased g")
-    # delta = f(x0) - f_inf (f_inf = f*, or the problem's lower bound) and ‖x_0 − x*‖²
+        offer("M", None, m_est, none)
+        if "M" in out:
+            out["M_V"] = Value(0.0, ESTIMATED, "config", BIAS["M_V"])
+        else:
+            missing["M_V"] = missing["M"]
+    out["mu_bcn"] = Value(1.0, EXACT, "config", "BCN μ = μ_G = 1 for an unbiased g")
+    # Δ = f(x_0) − f_inf (f_inf = f*, or the problem's lower bound) and ‖x_0 − x*‖²
     if not starts_at_zero(ds):
         for name in ("delta", "delta_star", "dist0_sq"):
             missing[name] = x0_missing(ds)
     else:
         f0 = float(np.nanmax(ds["loss"].isel(step=0).values))
-        f_star = scalar(ds, "f_star")
-        if np.isfinite(f_star):
-            out["delta"] = Value(f0 - f_star, "known", f"f(x_0) − f* = {f0:.6g} − {f_star:.6g}")
+        f_star, f_inf = _problem(run, "f_star", ""), _problem(run, "f_inf", "")
+        if f_star is not None:
+            note = f"f(x_0) − f* = {f0:.6g} − {f_star.value:.6g}"
+            out["delta"] = Value(f0 - f_star.value, f_star.provenance, "run", note)
             out["delta_star"] = out["delta"]
         else:
             missing["delta_star"] = "f* unknown"
-            f_inf = scalar(ds, "f_inf")
-            if np.isfinite(f_inf):
-                out["delta"] = Value(
-                    f0 - f_inf, "known", f"f(x_0) − f_inf with the problem's f_inf = {f_inf:.6g}"
-                )
+            if f_inf is not None:
+                note = f"f(x_0) − f_inf with the problem's f_inf = {f_inf.value:.6g} ≤ f*"
+                out["delta"] = Value(f0 - f_inf.value, BOUND, "run", note)
             else:
                 missing["delta"] = "f* unknown and no lower bound f_inf"
         if "dist_sq" in ds and np.isfinite(ds["dist_sq"].isel(step=0).values).all():
             d0 = float(np.max(ds["dist_sq"].isel(step=0).values))
-            out["dist0_sq"] = Value(d0, "known", "‖x_0 − x*‖² (exact)")
+            prov = run.provenance.get("x_star", EXACT)
+            out["dist0_sq"] = Value(d0, prov, "run", "‖x_0 − x*‖²")
         else:
             missing["dist0_sq"] = "x* unknown"
-    out["n"] = Value(run.n, "config", "number of samples")
-    out["b"] = Value(run.b, "config", "minibatch size batch_size")
-    out["T"] = Value(run.T, "config", "steps")
-    # per-sample constants, known exactly by the problem
+    out["n"] = Value(run.n, EXACT, "config", "number of samples")
+    out["b"] = Value(run.b, EXACT, "config", "minibatch size batch_size")
+    out["T"] = Value(run.T, EXACT, "config", "steps")
+    # per-sample constants of the problem
     per_sample = {
         "sup_L": ("L_max", "max_i L_i: every f_i is L-smooth with this L"),
         "mu_min": ("mu_min", "min_i μ_i: every f_i is μ-strongly convex with this μ"),
-        "sigma_star_sq": ("sigma_star_sq", "σ²(x*) = (1/n) Σ_i ‖∇f_i(x*) − ∇f(x*)‖², exact"),
+        "sigma_star_sq": ("sigma_star_sq", "σ²(x*) = (1/n) Σ_i ‖∇f_i(x*) − ∇f(x*)‖²"),
     }
     for name, (var, note) in per_sample.items():
-        value = scalar(ds, var) if var in ds else float("nan")
-        if np.isfinite(value):
-            out[name] = Value(value, "known", note)
+        v = _problem(run, var, note)
+        if v is not None:
+            out[name] = v
         else:
             missing[name] = PER_SAMPLE_MISSING.format(var=var)
-    prob = run.cfg.get("problem", {})
-    if run.problem == "lsq1d" and prob.get("a") is not None and prob.get("b") is not None:
-        a, bv = np.asarray(prob["a"], float), np.asarray(prob["b"], float)
-        note = "from problem.a, problem.b"
-        out["a_vec"], out["b_vec"] = Value(a, "config", note), Value(bv, "config", note)
+    a, bv = lsq1d_data(run)
+    if a is not None:
+        note = "the problem's data, rebuilt from its config"
+        out["a_vec"], out["b_vec"] = (
+            Value(a, EXACT, "config", note),
+            Value(bv, EXACT, "config", note),
+        )
     else:
         for name in ("a_vec", "b_vec"):
             missing[name] = DATA_MISSING
     return out, missing
+
+
+def lsq1d_data(run: Run) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The data vectors (a, b) of a ``problem=lsq1d`` run, rebuilt from its config (given or
+    drawn from ``problem.seed``); (None, None) for another problem or a held-out split."""
+    if run.problem != "lsq1d" or int(run.cfg.get("early_stopping", {}).get("patience", 0)) > 0:
+        return None, None  # (early stopping trains on a split of the data)
+    from omegaconf import OmegaConf
+
+    from sgdlab.problems import make_problem
+
+    problem = make_problem(OmegaConf.create(run.cfg["problem"]))
+    return problem.data["a"], problem.data["b"]

@@ -4,7 +4,12 @@
 NaN where the run does not determine them:
 
 - running averages over ``x_0..x_t`` (:data:`RUNNING`) need ``‖∇f(x_s)‖²`` at *every*
-  ``s ≤ t``, so they exist only on the dense prefix of the log grid (``log.every=1`` makes the
+  ``s ≤ t``. A run that logged the running sums ``grad_norm_sq_sum``/``grad_norm_sq_wsum``
+  (``log.running_average``: exact on logged steps, the inner product ⟨g_s, h_s⟩ of two
+  independent minibatch gradients between them, E[⟨g_s, h_s⟩ | x_s] = ‖∇f(x_s)‖²) gives an
+  unbiased estimate of each replicate's average at every logged step: the replicates stay
+  i.i.d., so a confidence interval over them accounts for the estimator's extra variance.
+  Otherwise they exist only on the dense prefix of the log grid (``log.every=1`` makes the
   whole run dense); :func:`coverage` says so when that leaves part of the run unchecked;
 - ``avg_iterate_suboptimality`` is ``f(x̄_t) − f*`` from ``avg_loss`` (``averaging.kind=full``,
   uniform weights, which equal the step weights for a constant step).
@@ -15,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["LABELS", "RUNNING", "coverage", "dense_prefix", "measure"]
+__all__ = ["LABELS", "RUNNING", "coverage", "defined_steps", "dense_prefix", "measure"]
 
 # quantity: (axis label with symbols, units)
 LABELS: dict[str, tuple[str, str]] = {
@@ -48,16 +53,49 @@ def dense_prefix(ds: xr.Dataset) -> int:
     return int(steps.size if same.all() else np.argmin(same))
 
 
+def has_running_sums(ds: xr.Dataset) -> bool:
+    """Whether the run logged unbiased running sums of ‖∇f(x_s)‖² (``log.running_average``;
+    in a merged sweep, a job that did not has NaN there, even at t = 0)."""
+    if "grad_norm_sq_sum" not in ds or "lr_sum" not in ds or ds.sizes["step"] == 0:
+        return False
+    return bool(np.isfinite(ds["grad_norm_sq_sum"].isel(step=0).values).any())
+
+
+def defined_steps(ds: xr.Dataset, quantity: str) -> np.ndarray:
+    """(S,) bool: the logged steps where ``quantity`` is defined by the run's design (its config
+    and problem, not its outcome): e.g. ‖x_t − x*‖² needs x*, ``noise_sq`` exists before T only
+    (no step is taken at T), a running average needs running sums or the dense prefix."""
+    steps = np.asarray(ds["step"].values)
+    T = int(ds.attrs.get("steps", steps[-1] if steps.size else 0))
+    known = {"f_star": np.isfinite(float(ds["f_star"].values)) if "f_star" in ds else False}
+    if quantity in ("suboptimality",):
+        return np.full(steps.shape, known["f_star"])
+    if quantity == "dist_sq":
+        x_star = np.asarray(ds["x_star"].values) if "x_star" in ds else np.array([np.nan])
+        return np.full(steps.shape, bool(np.isfinite(x_star).all()))
+    if quantity == "avg_iterate_suboptimality":
+        return np.full(steps.shape, bool(known["f_star"] and "avg_loss" in ds))
+    if quantity == "noise_sq":
+        return steps < T
+    if quantity in RUNNING:
+        if has_running_sums(ds):
+            return np.ones(steps.shape, dtype=bool)
+        return np.arange(steps.size) < dense_prefix(ds)
+    return np.ones(steps.shape, dtype=bool)
+
+
 def coverage(ds: xr.Dataset, quantity: str) -> str:
     """Why ``quantity`` is determined only on part of the logged steps ("" if it is not limited
-    so): a running average (:data:`RUNNING`) exists only on the dense prefix of the log grid."""
+    so): a running average (:data:`RUNNING`) without running sums exists only on the dense
+    prefix of the log grid."""
     k, steps = dense_prefix(ds), np.asarray(ds["step"].values)
-    if quantity not in RUNNING or k == 0 or k == steps.size:
+    if quantity not in RUNNING or has_running_sums(ds) or k == 0 or k == steps.size:
         return ""
     horizon = int(ds.attrs.get("steps", steps[-1]))
     return (
         f"checked at t ≤ {k - 1} only, of T = {horizon} (the dense prefix of the log grid; "
-        "log.every=1 checks every step)"
+        "log.running_average=true with sampler=with_replacement and optimizer=sgd, or "
+        "log.every=1, checks the whole horizon)"
     )
 
 
@@ -71,6 +109,12 @@ def measure(ds: xr.Dataset, quantity: str) -> xr.DataArray:
         return ds["avg_loss"] - ds["f_star"]
     if quantity not in RUNNING:
         raise KeyError(f"quantity={quantity!r}: not one of analysis.bounds.QUANTITIES")
+    if has_running_sums(ds):
+        if quantity == "avg_grad_norm_sq":
+            return ds["grad_norm_sq_sum"] / (ds["step"] + 1.0)
+        if quantity == "weighted_avg_grad_norm_sq":
+            return ds["grad_norm_sq_wsum"] / ds["lr_sum"]
+        return ds["grad_norm_sq_wsum"].astype(float)
     head = {"step": slice(0, dense_prefix(ds))}
     gns = ds["grad_norm_sq"].isel(head)
     if quantity == "avg_grad_norm_sq":

@@ -4,8 +4,9 @@ PATH is a run directory (holding ``run.nc``), a multirun directory (job director
 ``.hydra/``; ``sweep.nc`` is written if missing), or a ``.nc`` file of either kind. Everything is
 written next to the data (or into ``--out``): the CSV tables of :mod:`analysis.checks`, the PNG
 figures of :mod:`analysis.figures`, ``report.md`` and a self-contained ``report.html`` (figures
-embedded as base64). Exit status: 0; 1 with ``--strict`` when a bound is violated; 2 when PATH
-holds no run.
+embedded as base64). Exit status: 0; 1 with ``--strict`` on a family-wise significant
+violation that rests on certified constants; 2 when PATH holds no run. ``--allow-estimated``
+lets theorems use constants estimated from the run; such rows say "conditional on estimated …".
 
 :func:`write_run_report` is what the ``sgdlab`` command calls after a single run.
 """
@@ -27,7 +28,14 @@ from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
 from .collect import cells, collect, job_dataset
 from .figures import run_figures, sweep_figures
 
-__all__ = ["main", "verdict", "write_run_report", "write_sweep_report"]
+__all__ = [
+    "main",
+    "strict_failure",
+    "verdict",
+    "verdict_of",
+    "write_run_report",
+    "write_sweep_report",
+]
 
 # --------------------------------------------------------------------------- documents
 
@@ -118,51 +126,83 @@ def _run_facts(ds: xr.Dataset) -> str:
     )
 
 
-SUMMARY_COLS = ["theorem", "quantity", "status", "steps_checked", "coverage",
-                "first_violation_step", "violation_size", "max_tightness", "reason"]  # fmt: skip
+SUMMARY_COLS = ["theorem", "status", "steps_checked", "coverage", "ratio_final",
+                "ratio_final_low", "ratio_final_high", "ratio_max", "p_value",
+                "constants_provenance", "reason"]  # fmt: skip
 
 
-def verdict(summary: pd.DataFrame, alpha: float = 0.05) -> str:
-    """The theorems counted by status, the confidence level ``1 − alpha`` of the checks, and the
-    theorems checked only on the dense prefix of the log grid, e.g.
-    ``Verdict: 3 holds, 9 not_applicable (...). Checked only on ...: bcn_4_8.``"""
+def verdict(summary: pd.DataFrame, alpha: float = 0.05, divergence: str = "") -> str:
+    """The run's verdict in plain words: the theorems counted by status, what ``violated``
+    means (family-wise error over checkpoints and theorems), which rows rest on estimated
+    constants or cover only early steps, and what diverged, e.g.
+    ``Verdict: 3 holds, 9 not_applicable. Each theorem is tested at ...``"""
     counts = summary["status"].value_counts()
     order = ["violated", "inconclusive", "holds", "not_applicable"]
     text = ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
-    level = f"{100 * (1 - alpha):.4g}%"
     out = (
-        f"Verdict: {text} (upper bounds: one-sided {level} t lower confidence bounds; exact "
-        f"values: two-sided {level} t intervals; Bonferroni over each theorem's steps)."
+        f"Verdict: {text}. Each theorem is tested at a few checkpoints fixed before the data "
+        "are read (about 8 steps spread geometrically up to T, and the last step); a bound is "
+        f"called violated only if the replicates contradict it with at most a {alpha:.2g} chance "
+        "of a false alarm over all checkpoints and theorems of the run together (Bonferroni "
+        "within a theorem, Holm across theorems)."
     )
+    if "constants_provenance" in summary:
+        prov = summary["constants_provenance"].fillna("").astype(str)
+        cond = summary.loc[prov.str.startswith("conditional"), "theorem"].unique()
+        if len(cond):
+            out += (
+                f" Conditional on constants estimated from the run, not certified: "
+                f"{', '.join(cond)}."
+            )
     if "coverage" in summary:
         prefix = summary.loc[summary["coverage"] == COVERAGE_PREFIX, "theorem"].unique()
         if len(prefix):
             out += (
-                f" Checked only on the dense prefix of the log grid (early steps; log.every=1 "
-                f"checks every step): {', '.join(prefix)}."
+                f" Checked only on the dense prefix of the log grid (early steps): "
+                f"{', '.join(prefix)}."
             )
+    if divergence:
+        out += f" {divergence[0].upper()}{divergence[1:]}."
     return out
+
+
+def strict_failure(summary: pd.DataFrame) -> bool:
+    """Whether ``--strict`` fails: a family-wise significant violation that rests on certified
+    constants (a violation conditional on estimated constants does not count)."""
+    if summary.empty:
+        return False
+    prov = summary.get("constants_provenance", pd.Series("", index=summary.index))
+    certified = prov.fillna("").astype(str).str.startswith("certified")
+    return bool(((summary["status"] == "violated") & certified).any())
 
 
 # --------------------------------------------------------------------------- run and sweep
 
 
 def write_run_report(
-    ds: xr.Dataset, out_dir: str | Path, *, alpha: float = 0.05, result: CheckResult | None = None
+    ds: xr.Dataset,
+    out_dir: str | Path,
+    *,
+    alpha: float = 0.05,
+    result: CheckResult | None = None,
+    estimated: str = "forbid",
 ) -> dict[str, Path]:
-    """Checks (CSV), figures (PNG), report.md and report.html of one run, into ``out_dir``;
-    returns ``{name: path}`` (names: checks, constants, assumptions, summary, the figures,
-    report_md, report_html)."""
+    """Checks (CSV), figures (PNG), verdict.txt, report.md and report.html of one run, into
+    ``out_dir``; returns ``{name: path}`` (names: checks, constants, assumptions, summary, the
+    figures, verdict, report_md, report_html)."""
     out_dir = Path(out_dir)
-    result = result or check_all(ds, alpha=alpha)
+    result = result or check_all(ds, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
     figs = run_figures(ds, result.checks, out_dir)
     paths |= figs
+    text = verdict(result.summary, alpha, result.divergence)
+    paths["verdict"] = out_dir / "verdict.txt"
+    paths["verdict"].write_text(text + "\n", encoding="utf-8")
     blocks = [
         ("h1", f"sgdlab report: {ds.attrs.get('problem')} with {ds.attrs.get('optimizer')}"),
         ("p", _run_facts(ds)),
         ("p", "Overrides: " + " ".join(yaml.safe_load(ds.attrs.get("overrides", "[]")) or [])),
-        ("p", verdict(result.summary, alpha)),
+        ("p", text),
         ("h2", "Bound checks"),
         _table(result.summary, SUMMARY_COLS),
         ("h2", "Figures"),
@@ -175,30 +215,41 @@ def write_run_report(
     return paths | _write(blocks, out_dir, "sgdlab report")
 
 
-def check_sweep(sweep: xr.Dataset, *, alpha: float = 0.05) -> CheckResult:
-    """Check every job of a collected sweep; each table gets one column per swept key."""
+def check_sweep(
+    sweep: xr.Dataset, *, alpha: float = 0.05, estimated: str = "forbid"
+) -> CheckResult:
+    """Check every job of a collected sweep (each job's family-wise error at most ``alpha``);
+    each table gets one column per swept key, and ``divergence`` names the jobs that diverged."""
     keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
     parts: dict[str, list[pd.DataFrame]] = {"checks": [], "constants": [], "assumptions": [],
                                             "summary": []}  # fmt: skip
+    diverged = []
     for where, ds in cells(sweep):
-        result = check_all(ds, alpha=alpha)
+        result = check_all(ds, alpha=alpha, estimated=estimated)
         for name, frames in parts.items():
             df = getattr(result, name).copy()
             for k in reversed(keys):
                 df.insert(0, k, where[k])
             frames.append(df)
+        if result.divergence:
+            job = ", ".join(f"{k}={v}" for k, v in where.items())
+            diverged.append(f"{job}: {result.divergence}" if job else result.divergence)
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
-    return CheckResult(**tables)
+    return CheckResult(**tables, divergence="; ".join(diverged))
 
 
 def write_sweep_report(
-    sweep: xr.Dataset, out_dir: str | Path, *, alpha: float = 0.05
+    sweep: xr.Dataset, out_dir: str | Path, *, alpha: float = 0.05, estimated: str = "forbid"
 ) -> dict[str, Path]:
-    """Checks of every job, sweep figures, report.md and report.html into ``out_dir``."""
+    """Checks of every job, sweep figures, verdict.txt, report.md and report.html into
+    ``out_dir``."""
     out_dir = Path(out_dir)
     keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
-    result = check_sweep(sweep, alpha=alpha)
+    result = check_sweep(sweep, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
+    text = verdict(result.summary, alpha, result.divergence)
+    paths["verdict"] = out_dir / "verdict.txt"
+    paths["verdict"].write_text(text + "\n", encoding="utf-8")
     figs = sweep_figures(sweep, result.checks, keys, out_dir)
     paths |= figs
     status = result.summary.pivot_table(
@@ -209,7 +260,7 @@ def write_sweep_report(
     blocks = [
         ("h1", f"sgdlab sweep report: {a.get('problem', 'several problems')}"),
         ("p", f"Swept keys: {', '.join(keys) or 'none'}; {n_jobs} jobs from {a.get('sweep_dir')}."),
-        ("p", verdict(result.summary, alpha)),
+        ("p", text.replace("of the run together", "of each job together")),
         ("h2", "Status per job and theorem"),
         _table(status),
         ("h2", "Bound checks"),
@@ -229,6 +280,11 @@ def write_sweep_report(
 def summary_of(out: dict[str, Path]) -> pd.DataFrame:
     """The per-theorem summary table a report wrote."""
     return pd.read_csv(out["summary"])
+
+
+def verdict_of(out: dict[str, Path]) -> str:
+    """The verdict sentence a report wrote (verdict.txt)."""
+    return out["verdict"].read_text(encoding="utf-8").strip()
 
 
 # --------------------------------------------------------------------------- command line
@@ -267,9 +323,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Check a run or a sweep against the convergence theorems and write a report.",
     )
     parser.add_argument("path", type=Path, help="run directory, multirun directory, or .nc file")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a bound is violated")
     parser.add_argument(
-        "--alpha", type=_level, default=0.05, help="family-wise level per theorem, in (0, 1)"
+        "--strict",
+        action="store_true",
+        help="exit 1 on a family-wise significant violation that rests on certified constants",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_level,
+        default=0.05,
+        help="family-wise error level of a run's checks (all checkpoints and theorems), in (0, 1)",
+    )
+    parser.add_argument(
+        "--allow-estimated",
+        action="store_true",
+        help="let theorems use constants estimated from the run (checks marked conditional)",
     )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
     args = parser.parse_args(argv)
@@ -280,16 +348,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out_dir = args.out or where
     write = write_sweep_report if kind == "sweep" else write_run_report
-    paths = write(ds, out_dir, alpha=args.alpha)
+    estimated = "allow" if args.allow_estimated else "forbid"
+    paths = write(ds, out_dir, alpha=args.alpha, estimated=estimated)
     summary = summary_of(paths)
-    print(f"sgdlab-report: {kind} {args.path}: {verdict(summary, args.alpha)}")
+    print(f"sgdlab-report: {kind} {args.path}: {verdict_of(paths)}")
     keys = [c for c in summary.columns[: summary.columns.get_loc("theorem")]]
     for _, row in summary[summary["status"] != "not_applicable"].iterrows():
         job = ", ".join(f"{k}={row[k]}" for k in keys)
         print(f"  {job + ': ' if job else ''}{row['theorem']}: {row['status']}")
     print(f"  report: {paths['report_html']}")
-    violated = bool((summary["status"] == "violated").any())
-    return 1 if args.strict and violated else 0
+    return 1 if args.strict and strict_failure(summary) else 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ __all__ = [
     "Interval",
     "bootstrap_lcb",
     "check_alpha",
+    "holm",
     "interval_from_stats",
     "markov_test",
     "mean_interval",
@@ -132,6 +133,24 @@ def bootstrap_lcb(
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
     return float(np.quantile(means, alpha / max(int(n_tests), 1)))
+
+
+def holm(p_values: dict[str, float], alpha: float = 0.05) -> dict[str, tuple[float, float | None]]:
+    """Holm's step-down correction of a family of p-values (NaN ones are left out).
+
+    Returns ``{name: (adjusted p, critical level or None)}``: sorted ascending, the i-th smallest
+    p (i = 1..m) is rejected while ``p_(i) ≤ α/(m − i + 1)``, and the first that is not stops
+    the descent; a rejected hypothesis gets the level ``α/(m − i + 1)`` it was rejected at, the
+    others None. The adjusted p-values ``max_{k≤i} min(1, (m − k + 1) p_(k))`` are ≤ α exactly
+    for the rejected ones. The family-wise error is at most α under any dependence."""
+    finite = sorted((p, name) for name, p in p_values.items() if np.isfinite(p))
+    m, out, running, rejecting = len(finite), {}, 0.0, True
+    for i, (p, name) in enumerate(finite):
+        level = alpha / (m - i)
+        running = max(running, min(1.0, (m - i) * p))
+        rejecting = rejecting and p <= level
+        out[name] = (running, level if rejecting else None)
+    return out
 
 
 class MarkovResult(NamedTuple):

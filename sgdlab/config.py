@@ -177,6 +177,7 @@ class LogConfig:
     geometric: bool = MISSING
     num: int = MISSING
     max_params: int = MISSING
+    running_average: bool = MISSING
     estimates: EstimatesConfig = field(default_factory=EstimatesConfig)
 
 

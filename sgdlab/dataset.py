@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import yaml
 from omegaconf import OmegaConf
 
 from .estimators import subsample_size
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: certified constants, their provenance, running sums
 # the run's timings in seconds, recorded by the runner and written as attributes
 TIMINGS = ("wall_time_s", "logging_time_s", "estimates_time_s")
 
@@ -59,10 +60,22 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
         "Polyak-Lojasiewicz ratio ||grad f||^2 / (2 (f - f*))",
         "mu_PL",
     ),
+    "grad_norm_sq_sum": (
+        ("replicate", "step"),
+        "unbiased estimate of sum_{s<=t} ||grad f(x_s)||^2: exact on logged steps, <g_s, h_s> "
+        "of two independent minibatch gradients between them",
+        "sum_s ||grad f(x_s)||^2",
+    ),
+    "grad_norm_sq_wsum": (
+        ("replicate", "step"),
+        "unbiased estimate of sum_{s<=t} eta_s ||grad f(x_s)||^2 (as grad_norm_sq_sum)",
+        "sum_s eta_s ||grad f(x_s)||^2",
+    ),
     "diverged": (("replicate", "step"), "replicate has diverged and is frozen", None),
     "holdout_loss": (("replicate", "step"), "loss on the held-out split", None),
     "avg_loss": (("replicate", "step"), "f at the Polyak-Ruppert average of the iterates", None),
     "lr": (("step",), "step size used at step t", "eta_t"),
+    "lr_sum": (("step",), "sum of the step sizes eta_0 + ... + eta_t", "sum_s eta_s"),
     "x_final": (("replicate", "param"), "final iterate x_T", "x_T"),
     "x_avg_final": (("replicate", "param"), "final Polyak-Ruppert averaged iterate", None),
     "diverged_at": (("replicate",), "iteration at which the replicate diverged (-1: never)", None),
@@ -80,6 +93,35 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
         "gradient variance at the minimizer (1/n) sum_i ||grad f_i(x*)||^2 (NaN: x* unknown)",
         "sigma_*^2",
     ),
+    "sigma_sq_bound": (
+        (),
+        "uniform bound: sigma^2(x) <= this for every x (NaN: none known)",
+        "sup_x sigma^2(x)",
+    ),
+    "G_sq_bound": (
+        (),
+        "uniform bound: ||grad f_i(x)||^2 <= this for every i and x (NaN: none known)",
+        "G^2",
+    ),
+    "bcn_M": ((), "BCN Assumption 4.3: sigma^2(x) <= M + M_V ||grad f(x)||^2 (b = 1)", "M"),
+    "bcn_M_V": ((), "BCN Assumption 4.3: sigma^2(x) <= M + M_V ||grad f(x)||^2 (b = 1)", "M_V"),
+}
+
+# problem constants (dataset name: field of sgdlab.problems.Constants); their provenance
+# (exact | bound) is the dataset attribute ``provenance`` (YAML), so that it survives a merge
+PROBLEM_CONSTANTS = {
+    "f_star": "f_star",
+    "x_star": "x_star",
+    "L_global": "L_global",
+    "mu_global": "mu_global",
+    "L_max": "L_max",
+    "mu_min": "mu_min",
+    "f_inf": "f_inf",
+    "sigma_star_sq": "x_star",  # σ²(x*) is as exact as x*
+    "sigma_sq_bound": "sigma_sq_bound",
+    "G_sq_bound": "G_sq_bound",
+    "bcn_M": "M",
+    "bcn_M_V": "M_V",
 }
 
 
@@ -98,6 +140,15 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
+def provenance(const, values: dict) -> str:
+    """YAML ``{variable: exact | bound}`` of the problem constants that are known (finite)."""
+    known = {}
+    for name, field_name in PROBLEM_CONSTANTS.items():
+        if name in values and np.isfinite(np.asarray(values[name], dtype=float)).all():
+            known[name] = const.source(field_name)
+    return yaml.safe_dump(known, sort_keys=False)
+
+
 def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = None) -> xr.Dataset:
     """Build the dataset of one run from the :class:`~sgdlab.runner.Plan` and recorded arrays."""
     from . import __version__
@@ -107,8 +158,10 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
     values = dict(rec)
     values["f_star"] = np.array(const.f_star)
     values["x_star"] = const.x_star if const.x_star is not None else np.full(prob.d, np.nan)
-    for name in ("L_global", "mu_global", "L_max", "mu_min", "f_inf"):
+    for name in ("L_global", "mu_global", "L_max", "mu_min", "f_inf", "sigma_sq_bound"):
         values[name] = np.array(getattr(const, name))
+    values["G_sq_bound"], values["bcn_M"] = np.array(const.G_sq_bound), np.array(const.M)
+    values["bcn_M_V"] = np.array(const.M_V)
     data_vars = {}
     for name, (dims, long_name, symbol) in VARIABLES.items():
         if name not in values:
@@ -145,6 +198,7 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "hessian_samples": subsample_size(int(cfg.log.estimates.hessian_samples), prob.n),
         **{name: float(rec[name]) for name in TIMINGS},
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
+        "provenance": provenance(const, values),
     }
     for key, value in prob.attrs.items():
         attrs[key] = value

@@ -25,10 +25,11 @@ import numpy as np
 from . import estimators as est
 from .dataset import VARIABLES
 from .grids import log_grid
-from .optimizers import Optimizer, make_optimizer
+from .optimizers import Optimizer, make_optimizer, minibatch_estimate
 from .problems import Problem, make_problem
 from .samplers import (
     ESTIMATES_KEY,
+    PRODUCTS_KEY,
     SAMPLERS,
     IndexStream,
     Sampler,
@@ -53,6 +54,7 @@ class Plan:
     steps: np.ndarray  # (S,) logged iteration numbers
     estimated: np.ndarray  # (S,) bool: σ², L, μ estimated at this step
     avg_start: int | None  # first iterate averaged (None: no averaging)
+    running_sums: bool = False  # log unbiased running sums of ‖∇f(x_s)‖² (log.running_average)
     attrs: dict = field(default_factory=dict)
 
 
@@ -86,6 +88,15 @@ def prepare(cfg) -> Plan:
         if e.num > 0 or e.every > 0:
             sparse = log_grid(T, every=e.every, geometric=e.geometric, num=e.num)
     steps = np.union1d(main, sparse).astype(np.int64)
+    optimizer = make_optimizer(cfg.optimizer.name, **opt_params)
+    # ⟨g_t, h_t⟩ is unbiased for ‖∇f(x_t)‖² only when g_t is a with-replacement minibatch
+    # gradient at x_t (the setting of the running-average theorems)
+    running_sums = bool(
+        log.enabled
+        and log.running_average
+        and cfg.sampler.name == "with_replacement"
+        and optimizer.estimate is minibatch_estimate
+    )
     kind = cfg.averaging.kind
     avg_start = (
         None if kind == "none" else (0 if kind == "full" else int((1 - cfg.averaging.tail) * T))
@@ -98,11 +109,12 @@ def prepare(cfg) -> Plan:
         schedule=make_schedule(
             cfg.schedule.name, float(cfg.optimizer.lr), T, **_params(cfg.schedule, ("name",))
         ),
-        optimizer=make_optimizer(cfg.optimizer.name, **opt_params),
+        optimizer=optimizer,
         x0=x0,
         steps=steps,
         estimated=np.isin(steps, sparse),
         avg_start=avg_start,
+        running_sums=running_sums,
     )
 
 
@@ -132,6 +144,13 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     if plan.avg_start is not None:
         rec["avg_loss"] = np.full((R, S), np.nan)
     lrs = np.asarray(plan.schedule(np.arange(T + 1)), dtype=float)
+    if plan.running_sums:  # Σ_{s≤t} Z_s and Σ η_s Z_s, Z_s = ‖∇f(x_s)‖² or ⟨g_s, h_s⟩
+        rec["grad_norm_sq_sum"] = np.full((R, S), np.nan)
+        rec["grad_norm_sq_wsum"] = np.full((R, S), np.nan)
+        z_sum, z_wsum = np.zeros(R), np.zeros(R)
+        products = IndexStream(
+            SAMPLERS["with_replacement"], prob.n, b, replicate_rngs(int(cfg.seed), R, PRODUCTS_KEY)
+        )
     stream = IndexStream(plan.sampler, prob.n, b, replicate_rngs(int(cfg.seed), R))
     est_rngs = replicate_rngs(int(cfg.seed), R, key=ESTIMATES_KEY)
     x = np.tile(plan.x0, (R, 1))
@@ -170,6 +189,10 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                 if const.x_star is not None:
                     rec["dist_sq"][:, s] = ((x - const.x_star) ** 2).sum(axis=1)
                 rec["diverged"][:, s] = diverged_at >= 0
+                if plan.running_sums:
+                    z_sum += gns
+                    z_wsum += lrs[t] * gns
+                    rec["grad_norm_sq_sum"][:, s], rec["grad_norm_sq_wsum"][:, s] = z_sum, z_wsum
                 if log_x:
                     rec["x"][:, s] = x
                 if plan.estimated[s]:
@@ -210,6 +233,12 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                 state,
                 t,
             )
+            if plan.running_sums and not logging_now:
+                # E[⟨g_t, h_t⟩ | x_t] = ‖∇f(x_t)‖² for independent unbiased g_t and h_t
+                h = est.minibatch_grad(prob, x, est.gather(prob, products.next()))
+                y = np.einsum("rd,rd->r", g, h)
+                z_sum += y
+                z_wsum += lrs[t] * y
             if logging_now:
                 noise = g - full_grad
                 rec["noise_sq"][:, s] = (noise**2).sum(axis=1)
@@ -232,6 +261,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     rec["estimates_time_s"] = np.array(estimates_time)
     rec["sigma_star_sq"] = np.array(_sigma_star_sq(prob, mem))
     rec["lr"] = lrs[plan.steps]
+    rec["lr_sum"] = np.cumsum(lrs)[plan.steps]
     rec["x_final"] = x
     if plan.avg_start is not None:
         rec["x_avg_final"] = avg

@@ -73,6 +73,11 @@ ESTIMATES_KEY = 1
 indices, Lanczos start vectors), apart from the minibatch stream."""
 
 
+PRODUCTS_KEY = 3
+"""Spawn key of the replicate generators that draw the second, independent minibatch h_t whose
+inner product with g_t estimates ‖∇f(x_t)‖² between logged steps (``log.running_average``)."""
+
+
 SHARED_KEY = 2**32 - 1
 """First spawn-key entry of the streams shared by all replicates (no replicate has this index)."""
 

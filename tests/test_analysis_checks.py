@@ -18,7 +18,14 @@ from analysis.assumptions import (
     unbiasedness,
 )
 from analysis.bounds import BOUNDS
-from analysis.checks import COVERAGE_ALL, COVERAGE_NONE, COVERAGE_PREFIX, _row, summarize
+from analysis.checks import (
+    COVERAGE_ALL,
+    COVERAGE_NONE,
+    COVERAGE_PREFIX,
+    _row,
+    checkpoints,
+    summarize,
+)
 from analysis.constants import read_run, run_constants
 from analysis.quantities import dense_prefix
 
@@ -53,8 +60,12 @@ def _scaled(theorem, factor):
 def test_tables_have_the_documented_columns_and_are_written(lsq, tmp_path):
     checks, constants = check(lsq, tmp_path)
     assert list(checks.columns[: len(SPEC_COLUMNS)]) == SPEC_COLUMNS
-    assert list(constants.columns[:4]) == ["theorem", "constant", "value", "source"]
-    assert set(constants["source"]) <= {"known", "logged", "config"}
+    assert {"ratio", "ratio_low", "ratio_high", "constants_provenance"} <= set(checks.columns)
+    assert list(constants.columns) == [
+        "theorem", "constant", "value", "source", "note", "provenance"
+    ]  # fmt: skip
+    assert set(constants["source"]) <= {"problem", "run", "config"}
+    assert set(constants["provenance"]) <= {"exact", "bound", "estimated"}
     assert set(checks["theorem"]) == set(BOUNDS)
     assert checks["reason"].str.len().gt(0).all()
     on_disk = pd.read_csv(tmp_path / "checks.csv")
@@ -62,71 +73,132 @@ def test_tables_have_the_documented_columns_and_are_written(lsq, tmp_path):
     assert (tmp_path / "constants.csv").exists() and (tmp_path / "assumptions.csv").exists()
 
 
-def test_theorems_that_apply_hold_on_strongly_convex_least_squares(lsq_result):
-    for theorem in ("sra_nonconvex", "bcn_4_6", "bcn_4_8", "bcn_4_10", "sc_constant_step"):
+def test_theorems_that_apply_hold_on_strongly_convex_least_squares(lsq, lsq_result):
+    for theorem in ("bcn_4_6", "bcn_4_8", "bcn_4_10", "fpc_minibatch"):
         assert _status(lsq_result, theorem) == "holds", theorem
+    # least squares has no uniform σ² or G² (they grow with ‖x − x*‖): not certified
+    s = lsq_result.summary.set_index("theorem")
+    assert "bounded variance" in s.loc["sc_constant_step", "reason"]
+    assert "bounded second moment" in s.loc["sra_nonconvex", "reason"]
+    assert _status(lsq_result, "sc_constant_step") == "not_applicable"
     rows = lsq_result.checks.query("theorem == 'bcn_4_6'")
-    assert len(rows) == 101
+    assert rows["step"].tolist() == [2, 4, 6, 10, 18, 32, 57, 100]  # ⌈100^(k/8)⌉ and T
     assert np.allclose(rows["slack"], rows["bound"] / rows["empirical_mean"])
+    assert (rows["constants_provenance"] == "certified (exact)").all()
+    # opting in: the estimated σ̂² makes the check conditional, and every row says so
+    allowed = check_all(lsq, estimated="allow")
+    assert _status(allowed, "sc_constant_step") == "holds"
+    rows = allowed.checks.query("theorem == 'sc_constant_step'")
+    assert rows["reason"].str.contains("conditional on estimated sigma_sq").all()
+    assert (
+        "conditional on estimated"
+        in allowed.summary.set_index("theorem").loc["sc_constant_step", "reason"]
+    )
+    with pytest.raises(ValueError, match="estimated='sometimes'.*'forbid'.*'allow'"):
+        check_all(lsq, estimated="sometimes")
 
 
 def test_ci_low_is_the_bonferroni_t_bound_of_the_replicate_values(lsq, lsq_result):
-    # theory §9 by hand (scipy, not analysis.stats): Q̄ − t_{1−α/|𝒯|, R−1}·s/√R, |𝒯| = 101 steps
-    q = lsq["suboptimality"].sel(step=50).values
-    t_crit = scipy.stats.t.ppf(1 - 0.05 / 101, q.size - 1)
-    want = q.mean() - t_crit * q.std(ddof=1) / np.sqrt(q.size)
-    row = lsq_result.checks.query("theorem == 'bcn_4_6' and step == 50").iloc[0]
+    # theory §9 by hand (scipy, not analysis.stats): Q̄ − t_{1−α/|𝒯|, R−1}·s/√R, |𝒯| = 8
+    # checkpoints; the ratio's interval is two-sided at α/|𝒯|
+    q = lsq["suboptimality"].sel(step=57).values
+    se = q.std(ddof=1) / np.sqrt(q.size)
+    want = q.mean() - scipy.stats.t.ppf(1 - 0.05 / 8, q.size - 1) * se
+    row = lsq_result.checks.query("theorem == 'bcn_4_6' and step == 57").iloc[0]
     assert row["empirical_mean"] == pytest.approx(q.mean(), rel=1e-12)
     assert row["ci_low"] == pytest.approx(want, rel=1e-9)
+    half = scipy.stats.t.ppf(1 - 0.05 / 16, q.size - 1) * se
+    assert row["ratio"] == pytest.approx(q.mean() / row["bound"], rel=1e-12)
+    assert row["ratio_low"] == pytest.approx((q.mean() - half) / row["bound"], rel=1e-9)
+    assert row["ratio_high"] == pytest.approx((q.mean() + half) / row["bound"], rel=1e-9)
+    # the p-value: one-sided t, Bonferroni over the 8 checkpoints
+    p = scipy.stats.t.sf((q.mean() - row["bound"]) / se, q.size - 1)
+    assert row["p_value"] == pytest.approx(min(1.0, 8 * p), rel=1e-6)
 
 
-def test_constants_say_where_they_come_from(lsq_result):
+def test_constants_say_where_they_come_from(lsq, lsq_result):
     c = lsq_result.constants.query("theorem == 'bcn_4_6'").set_index("constant")
-    assert c.loc["L", "source"] == "known" and c.loc["L", "value"] == pytest.approx(1.0)
-    assert c.loc["mu", "source"] == "known" and c.loc["mu", "value"] == pytest.approx(0.1)
-    assert c.loc["M", "source"] == "logged"
-    assert c.loc["delta", "source"] == "known"
+    assert c.loc["L", "provenance"] == "exact" and c.loc["L", "value"] == pytest.approx(1.0)
+    assert c.loc["mu", "provenance"] == "exact" and c.loc["mu", "value"] == pytest.approx(0.1)
+    # BCN's M and M_V from the data, for a minibatch of b = 8 drawn with replacement
+    assert c.loc["M", "provenance"] == "exact" and c.loc["M", "source"] == "problem"
+    assert c.loc["M", "value"] == pytest.approx(float(lsq["bcn_M"]) / 8)
+    assert c.loc["M_V", "value"] == pytest.approx(float(lsq["bcn_M_V"]) / 8)
+    assert c.loc["delta", "provenance"] == "exact"
+    est = check_all(lsq, estimated="allow").constants
+    sig = est.query("theorem == 'sc_constant_step' and constant == 'sigma_sq'").iloc[0]
+    assert sig["provenance"] == "estimated" and sig["source"] == "run"
+    assert "underestimates a uniform bound" in sig["note"]
 
 
 def test_a_bound_scaled_by_a_tenth_is_violated_with_first_step_and_size(lsq):
-    result = check_all(lsq, bounds=_scaled("sc_constant_step", 0.1))
-    assert _status(result, "sc_constant_step") == "violated"
-    row = result.summary.set_index("theorem").loc["sc_constant_step"]
-    rows = result.checks.query("theorem == 'sc_constant_step'")
+    result = check_all(lsq, bounds=_scaled("bcn_4_8", 0.1))
+    assert _status(result, "bcn_4_8") == "violated"
+    row = result.summary.set_index("theorem").loc["bcn_4_8"]
+    assert row["p_value"] <= 0.05
+    rows = result.checks.query("theorem == 'bcn_4_8'")
     bad = rows[rows["status"] == "violated"]
     assert row["first_violation_step"] == bad["step"].min()
     first = bad.iloc[0]
     assert row["violation_size"] == pytest.approx(first["ci_low"] - first["bound"])
     assert row["violation_size"] > 0
-    assert "LCB" in first["reason"]
+    assert "LCB" in first["reason"] and "family-wise significant" in first["reason"]
 
 
 def test_a_step_above_two_over_L_violates_the_step_assumption():
     ds = sgdlab.run([*SMALL[:2], "steps=20", "replicates=4", "optimizer.lr=2.5"])  # L = 1
     result = check_all(ds)
     a = result.assumptions.set_index(["theorem", "assumption"])
-    row = a.loc[("sc_constant_step", "lr_le_inv_L")]
-    assert row["status"] == "violated" and row["margin"] == pytest.approx(1 - 2.5)
-    assert a.loc[("bcn_4_6", "lr_cap"), "status"] == "violated"
+    row = a.loc[("nsw_2_1", "lr_lt_inv_sup_L")]
+    assert row["status"] == "violated"
+    assert row["margin"] == pytest.approx(1 - 2.5 * float(ds["L_max"]))
+    cap = 1 / (1.0 * (1 + float(ds["bcn_M_V"]) / 8))  # μ/(L M_G), M_G = M_V/b + 1
+    row = a.loc[("bcn_4_6", "lr_cap")]
+    assert row["status"] == "violated" and row["margin"] == pytest.approx(1 - 2.5 / cap)
     summary = result.summary.set_index("theorem")
-    assert summary.loc["sc_constant_step", "status"] == "not_applicable"
-    assert "lr_le_inv_L" in summary.loc["sc_constant_step", "reason"]
+    assert summary.loc["bcn_4_6", "status"] == "not_applicable"
+    assert "lr_cap" in summary.loc["bcn_4_6", "reason"]
 
 
-def test_two_replicates_make_a_close_call_inconclusive():
-    ds = sgdlab.run([*SMALL, "replicates=2", "optimizer.lr=0.2"])
-    mean = ds["dist_sq"].mean("replicate").values
+def _at_p(ds, quantity, p):
+    """A fake bound below the replicates' mean at every step, placed so that the one-sided t
+    test of its excess has p-value ``p`` at each step."""
+    q = ds[quantity].values
+    se = q.std(axis=0, ddof=1) / np.sqrt(q.shape[0])
+    b = q.mean(axis=0) - scipy.stats.t.isf(p, q.shape[0] - 1) * se
 
-    def close(steps, **kw):  # 3% below the empirical mean (t = 0 left out: it is deterministic)
-        steps = np.asarray(steps)
-        return np.where(steps == 0, np.inf, 0.97 * mean[steps])
+    def fn(steps, **kw):
+        return b[np.searchsorted(ds["step"].values, np.asarray(steps))]
 
-    fake = {"sc_constant_step": dataclasses.replace(BOUNDS["sc_constant_step"], fn=close)}
-    result = check_all(ds, bounds=fake)
-    assert _status(result, "sc_constant_step") == "inconclusive"
-    rows = result.checks.query("theorem == 'sc_constant_step'")
-    assert (rows["empirical_mean"] > rows["bound"]).all()
-    assert (rows["ci_low"] <= rows["bound"]).all()
+    return fn
+
+
+def test_significant_alone_is_inconclusive_and_family_wise_is_violated(lsq, lsq_result):
+    """Per checkpoint p = 0.004: Bonferroni over the 8 checkpoints gives the theorem p = 0.032,
+    significant alone but not after Holm over the run's 4 theorems (0.032 > 0.05/4):
+    inconclusive. Per checkpoint p = 1e-5 (theorem p = 8e-5): violated."""
+    applicable = (lsq_result.summary["status"] != "not_applicable").sum()
+    assert applicable == 4
+    for p, status in ((0.004, "inconclusive"), (1e-5, "violated")):
+        fake = dataclasses.replace(BOUNDS["bcn_4_6"], fn=_at_p(lsq, "suboptimality", p))
+        result = check_all(lsq, bounds={**BOUNDS, "bcn_4_6": fake})
+        assert _status(result, "bcn_4_6") == status, p
+        row = result.summary.set_index("theorem").loc["bcn_4_6"]
+        assert row["p_value"] == pytest.approx(min(1, 4 * 8 * p), rel=1e-6)  # Holm's first step
+        for other in ("bcn_4_8", "bcn_4_10", "fpc_minibatch"):
+            assert _status(result, other) == "holds", other
+    # a single replicate above the bound is never a violation; two replicates with the mean 3%
+    # above it everywhere cannot tell (not significant): no red flag
+    two = sgdlab.run([*SMALL, "replicates=2", "optimizer.lr=0.2"])
+    mean = two["suboptimality"].mean("replicate").values
+
+    def close(steps, **kw):
+        return 0.97 * mean[np.asarray(steps)]
+
+    result = check_all(two, bounds={"bcn_4_6": dataclasses.replace(BOUNDS["bcn_4_6"], fn=close)})
+    rows = result.checks.query("theorem == 'bcn_4_6'")
+    assert (rows["empirical_mean"] > rows["bound"]).all() and (rows["status"] != "violated").all()
+    assert rows["reason"].str.contains("not significantly").all()
 
 
 def test_not_applicable_theorems_say_why(lsq_result):
@@ -145,22 +217,35 @@ def test_diminishing_step_and_averaging_theorems_apply_when_their_setting_is_run
                 *SMALL,
                 "replicates=8",
                 "schedule=inverse_time",
-                "schedule.gamma=21",
-                "optimizer.lr=0.6",
+                "schedule.gamma=51",
+                "optimizer.lr=0.2",
             ]
         )
-    )  # β = 12.6 > 1/μ
+    )  # β = 10.2 > 1/μ, α_1 = β/(γ_BCN + 1) = 0.2 below BCN's cap 1/(1 + M_V/b) ≈ 0.235
     assert _status(bcn47, "bcn_4_7") == "holds"
     c = bcn47.constants.query("theorem == 'bcn_4_7'").set_index("constant")["value"]
-    assert c["beta"] == pytest.approx(12.6) and c["gamma"] == pytest.approx(20.0)
-    rakhlin = check_all(
-        sgdlab.run(
-            [*SMALL, "replicates=8", "problem.cond=1", "schedule=inverse_time", "optimizer.lr=1.0"]
-        )
+    assert c["beta"] == pytest.approx(10.2) and c["gamma"] == pytest.approx(50.0)
+    # Rakhlin needs a uniform G², which least squares does not have: only conditionally
+    run = sgdlab.run(
+        [*SMALL, "replicates=8", "problem.cond=1", "schedule=inverse_time", "optimizer.lr=1.0"]
     )  # λ = μ = 1
-    assert _status(rakhlin, "rakhlin_1t") == "holds"
-    avg = check_all(sgdlab.run([*SMALL, "replicates=8", "averaging.kind=full"]))
+    assert _status(check_all(run), "rakhlin_1t") == "not_applicable"
+    assert _status(check_all(run, estimated="allow"), "rakhlin_1t") == "holds"
+    # logistic regression with λ = 0: ‖∇f_i(x)‖ ≤ ‖a_i‖ certifies G², so averaging applies
+    avg = check_all(
+        sgdlab.run(
+            [
+                "problem=logistic",
+                "problem.lam=0",
+                "averaging.kind=full",
+                "steps=100",
+                "replicates=8",
+            ]
+        )  # fmt: skip
+    )
     assert _status(avg, "convex_averaging") == "holds"
+    c = avg.constants.query("theorem == 'convex_averaging'").set_index("constant")
+    assert c.loc["G_sq", "provenance"] == "bound"
 
 
 @pytest.fixture(scope="module")
@@ -171,23 +256,22 @@ def toy():
 
 def test_exact_checks_hold_on_the_1d_toy_and_fail_when_scaled(toy):
     result = check_all(toy)
-    for theorem in ("nsw_2_1", "sc_constant_step", "fpc_minibatch"):
+    for theorem in ("nsw_2_1", "bcn_4_6", "fpc_minibatch", "region_of_confusion"):
         assert _status(result, theorem) == "holds", theorem
-    # the exact E(x_t − x*)²: never significantly exceeded; a few steps whose mean falls below
-    # the value are inconclusive (the low side of a t interval is unreliable for skewed Q ≥ 0)
     rows = result.checks.query("theorem == 'region_of_confusion'")
-    assert _status(result, "region_of_confusion") in ("holds", "inconclusive")
-    assert (rows["status"] == "holds").mean() > 0.9
     assert rows["bound"].iloc[-1] == pytest.approx(1 / 51, rel=1e-3)  # theory.md T4
     nsw = result.constants.query("theorem == 'nsw_2_1'").set_index("constant")
-    assert nsw.loc["sup_L", "value"] == 4.0 and nsw.loc["sup_L", "source"] == "known"
+    assert nsw.loc["sup_L", "value"] == 4.0 and nsw.loc["sup_L", "provenance"] == "exact"
     assert nsw.loc["sigma_star_sq", "value"] == pytest.approx(2 / 3)
     run_rows = result.assumptions.query("theorem == 'run'").set_index("assumption")
     assert run_rows.loc["unbiased_gradient", "status"] == "holds"
-    broken = check_all(toy, bounds=_scaled("region_of_confusion", 0.8))
+    broken = check_all(toy, bounds=_scaled("region_of_confusion", 0.5))
     assert _status(broken, "region_of_confusion") == "violated"
+    # a mean significantly below an exact value: the low side of the t interval under-covers
+    # a skewed Q ≥ 0, so it is inconclusive, never violated
     too_big = check_all(toy, bounds=_scaled("region_of_confusion", 1.5))
     assert _status(too_big, "region_of_confusion") == "inconclusive"
+    assert "never called a violation" in too_big.summary.loc[0, "reason"]
 
 
 def test_random_reshuffling_bound_is_checked_at_epoch_ends():
@@ -196,7 +280,9 @@ def test_random_reshuffling_bound_is_checked_at_epoch_ends():
     result = check_all(ds)
     assert _status(result, "rr_mkr") == "holds"
     steps = result.checks.query("theorem == 'rr_mkr'")["step"]
-    assert (steps % 3 == 0).all() and len(steps) == 21
+    epochs = np.arange(0, 61, 3)
+    assert steps.tolist() == epochs[checkpoints(epochs, np.ones(21, bool))].tolist()
+    assert (steps % 3 == 0).all() and steps.iloc[-1] == 60
     assert _status(result, "sc_constant_step") == "not_applicable"  # not i.i.d. sampling
 
 
@@ -276,14 +362,22 @@ def test_convex_averaging_needs_the_full_average_with_a_constant_step():
     assert _status(decaying, "convex_averaging") == "not_applicable"
 
 
-def test_running_averages_on_a_sparse_grid_say_they_cover_only_the_dense_prefix(lsq_result):
-    ds = sgdlab.run(["problem.n=50", "problem.d=5", "steps=200", "replicates=4"])  # geometric
+def test_running_averages_are_checked_over_the_whole_horizon_on_a_sparse_grid():
+    """With running sums (the default for SGD with replacement) the running-average theorems
+    are checked up to T on the geometric grid; without them, only on its dense prefix."""
+    over = ["problem.n=50", "problem.d=5", "steps=200", "replicates=4"]  # geometric grid
+    ds = sgdlab.run(over)
     k = dense_prefix(ds)
     assert 0 < k < ds.sizes["step"]
-    result = check_all(ds)
+    s = check_all(ds).summary.set_index("theorem")
+    for theorem in ("bcn_4_8", "bcn_4_10"):
+        assert s.loc[theorem, "status"] == "holds", theorem
+        assert s.loc[theorem, "coverage"] == COVERAGE_ALL, theorem
+        assert "only" not in s.loc[theorem, "reason"]
+    result = check_all(sgdlab.run([*over, "log.running_average=false"]))
     s = result.summary.set_index("theorem")
     note = f"checked at t ≤ {k - 1} only, of T = 200"
-    for theorem in ("sra_nonconvex", "bcn_4_8", "bcn_4_10"):
+    for theorem in ("bcn_4_8", "bcn_4_10"):
         assert s.loc[theorem, "status"] == "holds", theorem
         assert s.loc[theorem, "coverage"] == COVERAGE_PREFIX, theorem
         assert note in s.loc[theorem, "reason"] and "log.every=1" in s.loc[theorem, "reason"]
@@ -292,9 +386,6 @@ def test_running_averages_on_a_sparse_grid_say_they_cover_only_the_dense_prefix(
     assert s.loc["bcn_4_6", "coverage"] == COVERAGE_ALL
     assert "only" not in s.loc["bcn_4_6", "reason"]
     assert s.loc["bcn_4_7", "coverage"] == COVERAGE_NONE
-    dense = lsq_result.summary.set_index("theorem")  # log.every=1: every step is checked
-    assert dense.loc["bcn_4_8", "coverage"] == COVERAGE_ALL
-    assert "only" not in dense.loc["bcn_4_8", "reason"]
 
 
 def test_step_margins_come_from_the_bound_and_respect_a_given_M_G():
@@ -311,7 +402,7 @@ def test_step_margins_come_from_the_bound_and_respect_a_given_M_G():
 
 def test_lsq1d_sigma_star_sq_is_only_the_datasets(toy):
     consts, _ = run_constants(read_run(toy))
-    assert consts["sigma_star_sq"].source == "known"
+    assert consts["sigma_star_sq"].provenance == "exact"
     assert consts["sigma_star_sq"].value == pytest.approx(2 / 3)
     blank = toy.assign(sigma_star_sq=np.nan)  # no second source for the same fact
     consts, missing = run_constants(read_run(blank))
@@ -333,7 +424,7 @@ def test_hessian_subsample_does_not_override_known_constants_or_refute_convexity
     assert float(subset["L_local"].max()) > float(subset["L_global"])  # the upward error
     for ds in (exact, subset):
         L = run_constants(read_run(ds))[0]["L"]
-        assert L.source == "known" and L.value == float(ds["L_global"])
+        assert L.provenance == "exact" and L.value == float(ds["L_global"])
     lowered = subset.copy()
     lowered["mu_global"] = np.nan  # as if μ were unknown
     lowered["mu_local"] = lowered["mu_local"] - 10.0
@@ -342,28 +433,12 @@ def test_hessian_subsample_does_not_override_known_constants_or_refute_convexity
     assert _convex(read_run(lowered), {})["status"] == "violated"
 
 
-def test_a_violated_exact_identity_says_it_may_be_chance():
-    """An exact value (the FPC) is flagged at rate up to α/2 even when true; the summary says
-    so instead of pointing at estimated constants."""
-    rows = [
-        _row("fpc_minibatch", "noise_sq", 0, 11.6, 9.75, 13.5, 9.73, "violated", "below", 0.05),
-        _row("bcn_4_6", "suboptimality", 5, 2.0, 1.5, 2.5, 1.0, "violated", "LCB > B", 0.01),
-    ]
-    summary = summarize(pd.DataFrame(rows)).set_index("theorem")
-    assert "exact identity" in summary.loc["fpc_minibatch", "reason"]
-    assert "another seed" in summary.loc["fpc_minibatch", "reason"]
-    assert "exact identity" not in summary.loc["bcn_4_6", "reason"]
-    inf = np.inf
-    diverged = [_row("fpc_minibatch", "noise_sq", 26, inf, inf, inf, 9.7, "violated",
-                     "replicate(s) [7] diverged by t=26", 0.0)]  # fmt: skip
-    reason = summarize(pd.DataFrame(diverged)).loc[0, "reason"]
-    assert "diverged" in reason and "exact identity" not in reason
-
-
 def test_tightness_of_a_theorem_checked_only_at_t0_is_reported():
-    rows = [_row("fpc_minibatch", "noise_sq", 0, 2.0, 1.5, 2.5, 4.0, "holds", "inside", 0.5)]
+    rows = [_row("fpc_minibatch", "noise_sq", 0, 2.0, 1.5, 2.5, 4.0, "holds", "inside", 0.5,
+                 (0.5, 0.375, 0.625), "certified (exact)")]  # fmt: skip
     summary = summarize(pd.DataFrame(rows)).set_index("theorem")
     assert summary.loc["fpc_minibatch", "max_tightness"] == 0.5
+    assert summary.loc["fpc_minibatch", "ratio_final_high"] == 0.625
     assert "nan" not in summary.loc["fpc_minibatch", "reason"]
 
 

@@ -42,14 +42,24 @@ def test_write_run_report_writes_tables_figures_and_a_self_contained_page(run_di
 def test_cli_exit_status_follows_strict_and_violations(run_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
     assert main([str(run_dir), "--strict", "--out", str(tmp_path / "b")]) == 0
-    sc = BOUNDS["sc_constant_step"]
-    broken = dataclasses.replace(sc, fn=lambda steps, **kw: 0.1 * sc.fn(steps, **kw))
-    monkeypatch.setitem(BOUNDS, "sc_constant_step", broken)
+    for name in ("bcn_4_6", "sc_constant_step"):
+        bound = BOUNDS[name]
+        broken = dataclasses.replace(bound, fn=lambda s, bound=bound, **kw: 0.1 * bound.fn(s, **kw))
+        monkeypatch.setitem(BOUNDS, name, broken)
     assert main([str(run_dir), "--out", str(tmp_path / "c")]) == 0
     assert main([str(run_dir), "--strict", "--out", str(tmp_path / "d")]) == 1
     summary = pd.read_csv(tmp_path / "d" / "summary.csv").set_index("theorem")
+    assert summary.loc["bcn_4_6", "status"] == "violated"
+    assert summary.loc["sc_constant_step", "status"] == "not_applicable"  # σ² not certified
+    assert "bcn_4_6: violated" in capsys.readouterr().out
+    # a violation that rests on estimated constants is shown, but --strict does not fail on it
+    monkeypatch.setitem(BOUNDS, "bcn_4_6", dataclasses.replace(BOUNDS["bcn_4_8"], id="bcn_4_6"))
+    out = tmp_path / "e"
+    assert main([str(run_dir), "--strict", "--allow-estimated", "--out", str(out)]) == 0
+    summary = pd.read_csv(out / "summary.csv").set_index("theorem")
     assert summary.loc["sc_constant_step", "status"] == "violated"
-    assert "sc_constant_step: violated" in capsys.readouterr().out
+    assert summary.loc["sc_constant_step", "constants_provenance"].startswith("conditional")
+    assert "Conditional on constants estimated" in capsys.readouterr().out
     assert main([str(tmp_path / "nothing-here")]) == 2
 
 
@@ -66,15 +76,19 @@ def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
     assert main([str(sweep_dir / "sweep.nc"), "--out", str(tmp_path / "again")]) == 0
 
 
-def test_verdict_states_the_level_of_both_kinds_of_check():
+def test_verdict_states_the_family_wise_level_in_plain_words():
     summary = pd.DataFrame(
         {"theorem": ["a", "b", "c"], "status": ["holds", "holds", "not_applicable"],
-         "coverage": [COVERAGE_ALL, COVERAGE_PREFIX, COVERAGE_NONE]}
+         "coverage": [COVERAGE_ALL, COVERAGE_PREFIX, COVERAGE_NONE],
+         "constants_provenance": ["certified (exact)", "conditional on estimated L", ""]}
     )  # fmt: skip
-    text = report.verdict(summary, alpha=0.025)
-    assert text.startswith("Verdict: 2 holds, 1 not_applicable")
-    assert "one-sided 97.5%" in text and "two-sided 97.5%" in text and "95%" not in text
-    assert text.endswith("checks every step): b.")
+    text = report.verdict(summary, alpha=0.025, divergence="2/8 replicates diverged")
+    assert text.startswith("Verdict: 2 holds, 1 not_applicable.")
+    assert "at most a 0.025 chance of a false alarm over all checkpoints and theorems" in text
+    assert "0.05" not in text
+    assert "Conditional on constants estimated from the run, not certified: b." in text
+    assert "(early steps): b." in text
+    assert text.endswith("2/8 replicates diverged.")
 
 
 @pytest.mark.parametrize("alpha", ["0", "1", "2", "-0.5", "nan", "abc"])
@@ -90,16 +104,19 @@ def test_report_refuses_an_alpha_outside_0_1(run_dir, tmp_path, alpha, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_report_uses_alpha_and_shows_partial_coverage(run_dir, tmp_path, monkeypatch, capsys):
+def test_report_uses_alpha_and_shows_partial_coverage(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
-    assert main([str(run_dir), "--alpha", "0.01", "--out", str(tmp_path)]) == 0
+    ds = sgdlab.run(["problem.n=40", "problem.d=3", "steps=30", "replicates=8",
+                     "log.running_average=false"])  # fmt: skip
+    sgdlab.write_dataset(ds, tmp_path / "run.nc")
+    assert main([str(tmp_path), "--alpha", "0.01"]) == 0
     line = capsys.readouterr().out.splitlines()[0]
     md = (tmp_path / "report.md").read_text()
     for text in (line, md):
-        assert "one-sided 99%" in text and "two-sided 99%" in text and "95%" not in text
-        # the run is on the default geometric grid: running averages exist on a prefix only
+        assert "at most a 0.01 chance" in text and "0.05 chance" not in text
+        # no running sums on the geometric grid: running averages exist on a prefix only
         prefix = text.split("Checked only on the dense prefix of the log grid")[1]
-        assert all(t in prefix for t in ("sra_nonconvex", "bcn_4_8", "bcn_4_10"))
+        assert all(t in prefix for t in ("bcn_4_8", "bcn_4_10"))
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("theorem")
     assert summary.loc["bcn_4_8", "coverage"] == COVERAGE_PREFIX
     assert "| coverage |" in md and COVERAGE_PREFIX in md
@@ -115,7 +132,8 @@ def test_report_of_a_run_where_every_replicate_diverged(tmp_path):
         warnings.simplefilter("error")
         paths = write_run_report(ds, tmp_path)
     assert paths["report_html"].stat().st_size > 0
-    assert paths["convergence_avg_grad_norm_sq"].stat().st_size > 0  # the violated theorem
+    assert "diverged by step" in paths["verdict"].read_text()  # the step was too large
+    assert "is too large" in paths["report_md"].read_text()
 
 
 def test_report_finds_a_run_written_under_another_output_name(tmp_path, monkeypatch):

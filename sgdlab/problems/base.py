@@ -24,15 +24,28 @@ import numpy as np
 
 import autodiff.numpy as anp
 
+EXACT, BOUND = "exact", "bound"
+"""Provenance of a problem constant: its closed form (or a solve to round-off), or a valid
+one-sided bound (an upper bound on L, σ², G², M, M_V; a lower bound on μ and f_inf)."""
+
 
 @dataclass(frozen=True)
 class Constants:
-    """Exactly known problem constants; NaN (or None for x*) where unknown.
+    """Problem constants that are known exactly or bounded validly; NaN (or None for x*) where
+    unknown. ``provenance`` maps each known field name to :data:`EXACT` or :data:`BOUND`
+    (a field missing from it is exact).
 
     Besides f's own constants, the per-sample ones that NSW and random-reshuffling theorems
     need: ``L_max`` = maxᵢ Lᵢ (each fᵢ is Lᵢ-smooth) and ``mu_min`` = minᵢ μᵢ (each fᵢ is
     μᵢ-strongly convex; 0 when some fᵢ is not strongly convex), and a lower bound ``f_inf``
     ≤ f(x) for every x (0 for the nonnegative losses here).
+
+    The uniform bounds that theorems assume for *every* x (theory erratum 10: they cannot be
+    read off a run), all for a single sample (b = 1):
+
+    - ``sigma_sq_bound``: σ²(x) = (1/n) Σᵢ ‖∇fᵢ(x) − ∇f(x)‖² ≤ sigma_sq_bound;
+    - ``G_sq_bound``: ‖∇fᵢ(x)‖² ≤ G_sq_bound for every i (so E‖g‖² ≤ G² for any minibatch);
+    - ``M``, ``M_V``: BCN Assumption 4.3, σ²(x) ≤ M + M_V ‖∇f(x)‖².
     """
 
     f_star: float = float("nan")
@@ -42,6 +55,16 @@ class Constants:
     L_max: float = float("nan")
     mu_min: float = float("nan")
     f_inf: float = float("nan")
+    sigma_sq_bound: float = float("nan")
+    G_sq_bound: float = float("nan")
+    M: float = float("nan")
+    M_V: float = float("nan")
+    provenance: dict = field(default_factory=dict)
+
+    def source(self, name: str) -> str:
+        """:data:`EXACT` or :data:`BOUND` for a known constant ``name`` (``f_inf`` is a lower
+        bound by definition)."""
+        return self.provenance.get(name, BOUND if name == "f_inf" else EXACT)
 
 
 @dataclass(eq=False)
@@ -104,6 +127,51 @@ def l2(x, lam: float):
     """The ridge term (λ/2)‖x‖², shape (R, 1 or m) to broadcast against per-sample losses
     (the number 0 when λ = 0)."""
     return (0.5 * lam) * anp.vecdot(x, x) if lam else 0.0
+
+
+M_V_FACTOR = 1.25  # BCN's M_V as a multiple of its least valid value λ_P (see below)
+
+
+def least_squares_variance(A: np.ndarray, residual: np.ndarray) -> tuple[float, float, float]:
+    """BCN Assumption 4.3 constants ``(M, M_V, sigma_sq_bound)`` of fᵢ(x) = ½(aᵢᵀx − bᵢ)², exact.
+
+    ``A`` (n, d) holds the rows aᵢ; ``residual`` (n,) is ``A x* − b`` at a minimizer x*.
+
+    Derivation. With e = x − x*, Hᵢ = aᵢaᵢᵀ, H = (1/n)ΣHᵢ and gᵢ* = ∇fᵢ(x*) = aᵢrᵢ*, the
+    per-sample gradients are gᵢ(x) = Hᵢe + gᵢ* and ∇f(x) = He (Σgᵢ* = n∇f(x*) = 0), so
+
+        σ²(x) = (1/n)Σ‖(Hᵢ − H)e + gᵢ*‖² = eᵀPe + 2eᵀq + σ*²,
+        P = (1/n)Σ(Hᵢ − H)²,  q = (1/n)ΣHᵢgᵢ*,  σ*² = (1/n)Σ‖gᵢ*‖²,
+
+    while ‖∇f(x)‖² = eᵀH²e. The bound σ²(x) ≤ M + M_V‖∇f(x)‖² holds for every e iff the
+    matrix [[M_V H² − P, −q], [−qᵀ, M − σ*²]] is positive semidefinite. For H ≻ 0 and
+    M_V > λ_P := λmax(H⁻¹PH⁻¹) its top-left block is positive definite, and the least valid M
+    is the Schur complement bound M = σ*² + qᵀ(M_V H² − P)⁻¹q. M_V trades against M (M → ∞
+    as M_V ↓ λ_P when q ≠ 0, M → σ*² as M_V → ∞); we take M_V = :data:`M_V_FACTOR`·λ_P.
+
+    When every Hᵢ equals H (P = 0, hence q = 0: the mean problem, or 1-D data with equal |aᵢ|)
+    σ²(x) = σ*² at every x: then M_V = 0 and ``sigma_sq_bound`` = σ*², else NaN (σ² grows
+    without bound in x). A singular H with P ≠ 0 has no such constants: all NaN.
+    """
+    A = np.asarray(A, dtype=float)
+    n = A.shape[0]
+    g_star = A * residual[:, None]
+    sigma_star_sq = float(np.mean(np.sum(g_star**2, axis=1)))
+    H = A.T @ A / n
+    row_sq = np.sum(A * A, axis=1)
+    P = (A.T * row_sq) @ A / n - H @ H  # (1/n)ΣHᵢ² − H², as Hᵢ² = ‖aᵢ‖²Hᵢ
+    scale = max(float(np.max(np.abs(H))), 1e-300)
+    if float(np.max(np.abs(P))) <= 1e-12 * scale**2:
+        return sigma_star_sq, 0.0, sigma_star_sq
+    eig, V = np.linalg.eigh(H)
+    if eig[0] <= 1e-12 * eig[-1]:
+        return float("nan"), float("nan"), float("nan")
+    H_inv = (V / eig) @ V.T
+    lam_P = float(np.linalg.eigvalsh(H_inv @ P @ H_inv)[-1])
+    M_V = M_V_FACTOR * lam_P
+    q = A.T @ np.sum(A * g_star, axis=1) / n  # (1/n)Σ aᵢ(aᵢᵀgᵢ*)
+    M = sigma_star_sq + float(q @ np.linalg.solve(M_V * H @ H - P, q))
+    return M, M_V, float("nan")
 
 
 def lbfgs_minimum(problem_loss, data, x0: np.ndarray) -> tuple[float, np.ndarray]:

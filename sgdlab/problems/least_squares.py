@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import require
-from .base import Constants, Problem, linear
+from .base import Constants, Problem, least_squares_variance, linear
 
 
 def loss(x, batch):
@@ -20,13 +20,15 @@ def loss(x, batch):
 
 
 def exact(data) -> Constants:
-    """x* by lstsq, f* = f(x*), L and μ from eigvalsh(AᵀA)/n."""
+    """x* by lstsq, f* = f(x*), L and μ from eigvalsh(AᵀA)/n, BCN's M and M_V from the data
+    (:func:`~sgdlab.problems.base.least_squares_variance`); all exact."""
     A, b = data["A"], data["b"]
     n = A.shape[0]
     xs = np.linalg.lstsq(A, b, rcond=None)[0]
     eig = np.linalg.eigvalsh(A.T @ A / n)
     row_sq = (A * A).sum(axis=1)  # ∇²fᵢ = aᵢaᵢᵀ: Lᵢ = ‖aᵢ‖², μᵢ = 0 unless d = 1
     mu_min = float(row_sq.min()) if A.shape[1] == 1 else 0.0
+    M, M_V, sigma_sq_bound = least_squares_variance(A, A @ xs - b)
     return Constants(
         float(0.5 * np.mean((A @ xs - b) ** 2)),
         xs,
@@ -35,6 +37,9 @@ def exact(data) -> Constants:
         L_max=float(row_sq.max()),
         mu_min=mu_min,
         f_inf=0.0,
+        sigma_sq_bound=sigma_sq_bound,
+        M=M,
+        M_V=M_V,
     )
 
 

@@ -15,7 +15,7 @@ import autodiff.numpy as anp
 
 from ..errors import require
 from . import data
-from .base import Constants, Problem, l2, lbfgs_minimum, linear
+from .base import BOUND, Constants, Problem, l2, lbfgs_minimum, linear
 
 
 def loss(x, batch, lam: float):
@@ -25,15 +25,37 @@ def loss(x, batch, lam: float):
 
 
 def exact(data_arrays, lam: float) -> Constants:
-    """f*, x* by L-BFGS; L = λmax(AᵀA)/(4n) + λ; μ = λ."""
+    """f*, x* by L-BFGS (exact to its tolerance); valid bounds for the rest:
+
+    - ∇²fᵢ = s'(zᵢ)aᵢaᵢᵀ + λI with the logistic s' ≤ ¼: L ≤ λmax(AᵀA)/(4n) + λ,
+      Lᵢ ≤ ‖aᵢ‖²/4 + λ, and μ ≥ λ, μᵢ ≥ λ; f ≥ 0 (softplus(z) − yz ≥ 0);
+    - ∇fᵢ(x) = (s(zᵢ) − yᵢ)aᵢ + λx with |s(zᵢ) − yᵢ| ≤ 1: the λx terms cancel in
+      gᵢ − ∇f, so σ²(x) ≤ (1/n)Σᵢ‖aᵢ‖² for every x (BCN: M = that, M_V = 0); with λ = 0 also
+      ‖∇fᵢ(x)‖² ≤ maxᵢ‖aᵢ‖² for every x (the G² of Sra's theorem S1), while with λ > 0 the
+      gradients grow with ‖x‖ and no G² exists.
+    """
     X = data_arrays["X"]
     d = X.shape[1]
     fn = functools.partial(loss, lam=lam)
     f_star, x_star = lbfgs_minimum(fn, data_arrays, np.zeros(d))
     L = float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1] / 4.0 + lam)
-    # ∇²fᵢ = σ'(zᵢ) aᵢaᵢᵀ + λI with σ' ≤ ¼: Lᵢ ≤ ‖aᵢ‖²/4 + λ, μᵢ = λ. f_inf: softplus(z) − yz ≥ 0.
-    L_max = float((X * X).sum(axis=1).max() / 4.0 + lam)
-    return Constants(f_star, x_star, L, float(lam), L_max=L_max, mu_min=float(lam), f_inf=0.0)
+    row_sq = (X * X).sum(axis=1)
+    mean_sq = float(row_sq.mean())
+    bounded = ("L_global", "mu_global", "L_max", "mu_min", "f_inf", "sigma_sq_bound", "M", "M_V")
+    return Constants(
+        f_star,
+        x_star,
+        L,
+        float(lam),
+        L_max=float(row_sq.max() / 4.0 + lam),
+        mu_min=float(lam),
+        f_inf=0.0,
+        sigma_sq_bound=mean_sq,
+        G_sq_bound=float(row_sq.max()) if lam == 0 else float("nan"),
+        M=mean_sq,
+        M_V=0.0,
+        provenance={name: BOUND for name in (*bounded, "G_sq_bound")},
+    )
 
 
 def build(cfg) -> Problem:

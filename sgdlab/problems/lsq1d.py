@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, require
-from .base import Constants, Problem
+from .base import Constants, Problem, least_squares_variance
 
 
 def loss(x, batch):
@@ -19,14 +19,24 @@ def loss(x, batch):
 
 
 def exact(data) -> Constants:
-    """x* = Σaᵢbᵢ/Σaᵢ², f* = f(x*), L = μ = mean(aᵢ²)."""
+    """x* = Σaᵢbᵢ/Σaᵢ², f* = f(x*), L = μ = mean(aᵢ²), BCN's M and M_V; all exact."""
     a, b = data["a"], data["b"]
     xs = float(a @ b / (a @ a))
     m2 = float(np.mean(a * a))
     f_star = float(0.5 * np.mean((a * xs - b) ** 2))
     a2 = a * a  # fᵢ'' = aᵢ²: each fᵢ is aᵢ²-smooth and aᵢ²-strongly convex
+    M, M_V, sigma_sq_bound = least_squares_variance(a[:, None], a * xs - b)
     return Constants(
-        f_star, np.array([xs]), m2, m2, L_max=float(a2.max()), mu_min=float(a2.min()), f_inf=0.0
+        f_star,
+        np.array([xs]),
+        m2,
+        m2,
+        L_max=float(a2.max()),
+        mu_min=float(a2.min()),
+        f_inf=0.0,
+        sigma_sq_bound=sigma_sq_bound,
+        M=M,
+        M_V=M_V,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import require
-from .base import Constants, Problem
+from .base import Constants, Problem, least_squares_variance
 
 
 def loss(x, batch):
@@ -19,10 +19,21 @@ def loss(x, batch):
 
 
 def exact(data) -> Constants:
-    """x* = mean(a), f* = ½·var(a), L = μ = 1."""
+    """x* = mean(a), f* = ½·var(a), L = μ = 1; σ²(x) = var(a) at every x (so M = var(a),
+    M_V = 0); all exact."""
     a = data["a"]
+    M, M_V, sigma_sq_bound = least_squares_variance(np.ones((a.size, 1)), a.mean() - a)
     return Constants(
-        float(0.5 * np.var(a)), np.array([a.mean()]), 1.0, 1.0, L_max=1.0, mu_min=1.0, f_inf=0.0
+        float(0.5 * np.var(a)),
+        np.array([a.mean()]),
+        1.0,
+        1.0,
+        L_max=1.0,
+        mu_min=1.0,
+        f_inf=0.0,
+        sigma_sq_bound=sigma_sq_bound,
+        M=M,
+        M_V=M_V,
     )
 
 
