@@ -33,6 +33,7 @@ import yaml
 
 __all__ = [
     "BIAS",
+    "bounded_domain_G_sq",
     "CERTIFIED",
     "SAFETY",
     "Run",
@@ -239,7 +240,8 @@ def run_constants(run: Run, *, estimated: bool = False) -> tuple[dict[str, Value
     none = "no exact or bound value for this problem and no σ² estimate logged"
     sig_known = _problem(run, "sigma_sq_bound", "σ²(x) ≤ this for every x")
     offer("sigma_sq", scaled(sig_known, 1 / b, f"sup_x σ²(x) / b, b = {b}"), sig_est, none)
-    offer("G_sq", _problem(run, "G_sq_bound", "‖∇f_i(x)‖² ≤ this for every i, x"), g2_est, none)
+    G_sq = _problem(run, "G_sq_bound", "‖∇f_i(x)‖² ≤ this for every i, x")
+    offer("G_sq", G_sq or bounded_domain_G_sq(run), g2_est, none)
     M_known, MV_known = _problem(run, "bcn_M", ""), _problem(run, "bcn_M_V", "")
     if M_known is not None and MV_known is not None:
         out["M"] = scaled(M_known, 1 / b, f"σ²(x) ≤ M + M_V‖∇f(x)‖² for every x, ÷ b = {b}")
@@ -303,14 +305,43 @@ def run_constants(run: Run, *, estimated: bool = False) -> tuple[dict[str, Value
     return out, missing
 
 
-def lsq1d_data(run: Run) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The data vectors (a, b) of a ``problem=lsq1d`` run, rebuilt from its config (given or
-    drawn from ``problem.seed``); (None, None) for another problem or a held-out split."""
-    if run.problem != "lsq1d" or int(run.cfg.get("early_stopping", {}).get("patience", 0)) > 0:
-        return None, None  # (early stopping trains on a split of the data)
+def problem_data(run: Run, name: str) -> dict[str, np.ndarray] | None:
+    """The data arrays of a run of ``problem=name``, rebuilt from its config (given or drawn
+    from ``problem.seed``; cheap for the 1-D problems); None for another problem or when early
+    stopping trained on a split of the data."""
+    if run.problem != name or int(run.cfg.get("early_stopping", {}).get("patience", 0)) > 0:
+        return None
     from omegaconf import OmegaConf
 
     from sgdlab.problems import make_problem
 
-    problem = make_problem(OmegaConf.create(run.cfg["problem"]))
-    return problem.data["a"], problem.data["b"]
+    return make_problem(OmegaConf.create(run.cfg["problem"])).data
+
+
+def lsq1d_data(run: Run) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The data vectors (a, b) of a ``problem=lsq1d`` run (:func:`problem_data`), else None."""
+    data = problem_data(run, "lsq1d")
+    return (None, None) if data is None else (data["a"], data["b"])
+
+
+def bounded_domain_G_sq(run: Run) -> Value | None:
+    """A stated sufficient condition for a uniform G² along the run: on ``problem=mean`` with
+    plain SGD and every η_t ≤ 1, x_{t+1} = (1 − η_t)x_t + η_t·mean_{i∈B}(aᵢ) is a convex
+    combination, so every iterate stays in K = conv{x_0, a_1, …, a_n}, where
+    ‖∇fᵢ(x)‖² = ‖x − aᵢ‖² ≤ diam(K)²; hence E‖g_t‖² ≤ diam(K)² at every step. None when the
+    condition does not hold (or x_0 is not logged)."""
+    if run.optimizer != "sgd" or float(np.max(run.lr)) > 1 or "x" not in run.ds:
+        return None
+    data = problem_data(run, "mean")
+    if data is None or not starts_at_zero(run.ds):
+        return None
+    x0 = np.asarray(run.ds["x"].isel(step=0).values, dtype=float).ravel()
+    points = np.concatenate([np.asarray(data["a"], dtype=float).ravel(), x0])
+    if not np.isfinite(points).all():
+        return None
+    diam_sq = float((points.max() - points.min()) ** 2)
+    note = (
+        f"η_t ≤ 1 keeps x_t in conv{{x_0, a_i}} (problem=mean): ‖∇f_i(x)‖² ≤ diam² = "
+        f"{diam_sq:.6g} there"
+    )
+    return Value(diam_sq, BOUND, "run", note)

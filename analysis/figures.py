@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from . import plots
+from .assumptions import divergence
 from .collect import cells
 from .constants import read_run, run_constants
 from .quantities import measure
@@ -43,10 +44,14 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
     least squares) the region of confusion, as ``out_dir/<name>.png``."""
     out_dir, paths = Path(out_dir), {}
     frames = _quantity_frames(checks) or {_default_quantity(ds): checks.iloc[:0]}
+    run = read_run(ds)
+    note = divergence(run, run_constants(run)[0])
     for quantity, rows in frames.items():
         data = tidy(measure(ds, quantity))
-        bounds = rows.rename(columns={"bound": "bound"})[["theorem", "step", "bound"]]
-        fig = plots.convergence(data, bounds, quantity=quantity, title=_title(ds, quantity))
+        bounds = rows[["theorem", "step", "bound"]]
+        fig = plots.convergence(
+            data, bounds, quantity=quantity, title=_title(ds, quantity), note=note
+        )
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
     fig = _traces(ds)
     if fig is not None:

@@ -9,6 +9,7 @@ bound, one dash pattern per theorem. Legends are titled with the swept key they 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -106,13 +107,15 @@ def convergence(
     x: str = "step",
     loglog: bool | None = None,
     title: str | None = None,
+    note: str = "",
 ) -> plt.Figure:
     """Mean of ``value`` over replicates against ``x`` (a band per curve), one curve per ``hue``
-    level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top.
+    level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top; ``note``
+    (e.g. what diverged and why) written under the axes.
 
     Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.5 + (0.4 if note else 0.0)))
     d = data[data[x] > 0] if _wants_log(data[x], loglog) else data
     palette = _palette(data, hue)
     _curves(ax, d, x, "value", hue, palette)
@@ -136,7 +139,11 @@ def convergence(
     ax.set_ylabel(label(quantity))
     ax.set_title(title or f"Convergence of {label(quantity, expectation=False).split(' (')[0]}")
     _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band")
-    fig.tight_layout()
+    if note:
+        fig.text(0.01, 0.01, textwrap.fill(note, 120), fontsize=7, color="firebrick", va="bottom")
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 

@@ -6,7 +6,8 @@ t·b/n and ``estimated``, true where σ², L and μ were estimated), ``param`` (
 estimates. Attributes carry the resolved config as YAML, the overrides, the package version, the
 git commit, the creation time and ``schema_version``, and the run's timings in seconds:
 ``wall_time_s`` (the whole loop), ``logging_time_s`` (its logged steps' full-data passes,
-estimates included) and ``estimates_time_s`` (σ², L and μ alone).
+estimates included, and the running sums between them) and ``estimates_time_s`` (σ², L and μ
+alone).
 """
 
 from __future__ import annotations

@@ -119,11 +119,14 @@ def prepare(cfg) -> Plan:
 
 
 # The float (replicate, step) variables of the schema that every run records (NaN where not
-# computed); the flag ``diverged`` and the optional held-out and averaged losses are set up apart.
+# computed); the flag ``diverged`` and the optional held-out and averaged losses and running
+# sums are set up apart.
 PER_STEP = tuple(
     name
     for name, (dims, _, _) in VARIABLES.items()
-    if dims == ("replicate", "step") and name not in ("diverged", "holdout_loss", "avg_loss")
+    if dims == ("replicate", "step")
+    and name
+    not in ("diverged", "holdout_loss", "avg_loss", "grad_norm_sq_sum", "grad_norm_sq_wsum")
 )
 
 
@@ -235,10 +238,12 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
             )
             if plan.running_sums and not logging_now:
                 # E[⟨g_t, h_t⟩ | x_t] = ‖∇f(x_t)‖² for independent unbiased g_t and h_t
+                sums_start = time.perf_counter()
                 h = est.minibatch_grad(prob, x, est.gather(prob, products.next()))
                 y = np.einsum("rd,rd->r", g, h)
                 z_sum += y
                 z_wsum += lrs[t] * y
+                logging_time += time.perf_counter() - sums_start
             if logging_now:
                 noise = g - full_grad
                 rec["noise_sq"][:, s] = (noise**2).sum(axis=1)
@@ -255,8 +260,9 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
             active &= finite
 
     rec["wall_time_s"] = np.array(time.perf_counter() - start_time)
-    # the full-data passes of the log grid (estimates included) and the estimates alone, timed
-    # inside the run: what logging costs, free of the load differences between separate runs
+    # the full-data passes of the log grid (estimates and running sums included) and the
+    # estimates alone, timed inside the run: what logging costs, free of the load differences
+    # between separate runs
     rec["logging_time_s"] = np.array(logging_time)
     rec["estimates_time_s"] = np.array(estimates_time)
     rec["sigma_star_sq"] = np.array(_sigma_star_sq(prob, mem))
