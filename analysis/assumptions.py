@@ -49,7 +49,6 @@ __all__ = [
     "Assessment",
     "Plan",
     "assess",
-    "calm_steps",
     "divergence",
     "fpc_steps",
     "residual_mean_test",
@@ -574,7 +573,7 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
 
     - the mean of the residuals ``e_t = g_t − ∇f(x_t)`` (logged as ``noise`` when d ≤
       ``log.max_params``) against zero, coordinate by coordinate, on each replicate's time
-      average over the :func:`unbiased_steps` before any divergence (:func:`calm_steps`)
+      average over the :func:`unbiased_steps` before its own divergence
       (:func:`residual_mean_test`);
     - their squared norm against the FPC value ``c_b σ²`` (:func:`residual_norm_test`), which
       also sees a bias in a coordinate of x that is not logged.
@@ -589,20 +588,14 @@ def unbiasedness(run: Run, alpha: float = 0.05) -> dict:
     return _row(status, margin, "; ".join(r["detail"] for r in rows), required=False)
 
 
-def calm_steps(run: Run) -> np.ndarray:
-    """Logged steps before any replicate diverged: a diverged replicate's values are huge or
-    not finite, and dropping only that replicate would select on the values being tested."""
-    return ~np.asarray(run.ds["diverged"].values, dtype=bool).any(axis=0)
-
-
 def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
     """The mean of ``e_t = g_t − ∇f(x_t)`` against 0 (theory §8's averaged draws ḡ_K), per
-    coordinate k: each replicate's residuals averaged over the :func:`unbiased_steps` before
-    any divergence (:func:`calm_steps`), ``ē_{r,k} = mean_t e_{t,k}``, have mean 0 when g is
-    unbiased (the e_t are martingale differences, and the common cut at the first divergence
-    is a stopping time), and the R replicates' ē_r are uncorrelated (independent when no
-    replicate diverged); a two-sided t interval of their mean, Bonferroni-corrected over the d
-    coordinates, must contain 0.
+    coordinate k: each replicate's residuals summed over the N :func:`unbiased_steps` up to its
+    own divergence and divided by N, ``ē_{r,k} = (1/N) Σ_{t < τ_r} e_{t,k}``, have mean 0 when g
+    is unbiased (the e_t are martingale differences and a replicate's divergence τ_r is decided
+    from x_t before e_t is drawn, so the cut is a stopping time; the fixed divisor N keeps the
+    average unbiased), and the R replicates' ē_r are independent; a two-sided t interval of
+    their mean, Bonferroni-corrected over the d coordinates, must contain 0.
 
     Averaging over steps before testing keeps the t interval honest: a single step's residuals
     are often skewed (a few samples with large gradients), and the t interval of a skewed mean
@@ -621,18 +614,21 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
             detail=f"{name}: needs R ≥ 2 and a random sampler (a fresh minibatch given x_t)",
         )
     logged = np.asarray(run.ds["noise"].values, dtype=float)  # (R, S, d)
-    # finite for every replicate: not so e.g. for a job of a sweep whose d > log.max_params
-    use = unbiased & calm_steps(run) & np.isfinite(logged).all(axis=(0, 2))
+    diverged = np.asarray(run.ds["diverged"].values, dtype=bool)
+    keep = ~diverged & np.isfinite(logged).all(axis=2)  # (R, S)
+    # steps where every replicate that has not diverged logged its residuals (not so e.g. for a
+    # job of a sweep whose d > log.max_params)
+    use = unbiased & (keep | diverged).all(axis=0) & keep.any(axis=0)
     if not use.any():
         return _row(
             "unknown",
             required=False,
-            detail=f"{name}: no unbiased step before a divergence where every replicate's "
-            "residuals are logged",
+            detail=f"{name}: no unbiased step where the replicates' residuals are logged",
         )
-    means = logged[:, use].mean(axis=1)  # (R, d): each replicate's time average
+    mask = keep & use  # (R, S): each replicate's steps before its divergence
+    means = np.where(mask[:, :, None], logged, 0.0).sum(axis=1) / int(use.sum())  # (R, d)
     sizes = np.concatenate(
-        [np.asarray(run.ds[v].values)[:, use].ravel() for v in ("second_moment", "grad_norm_sq")]
+        [np.asarray(run.ds[v].values)[mask].ravel() for v in ("second_moment", "grad_norm_sq")]
     )
     sizes = sizes[np.isfinite(sizes)]
     # round-off in e_t is relative to the size of the gradients summed into g_t
@@ -646,7 +642,10 @@ def residual_mean_test(run: Run, alpha: float = 0.05) -> dict:
             worst = max(worst, abs(iv.mean) / max(half, floor, 1e-300))
         if iv.low > floor or iv.high < -floor:
             bad.append(f"coordinate {k}: mean {iv.mean:.3g}, CI [{iv.low:.3g}, {iv.high:.3g}]")
+    cut = int((~mask[:, use]).sum())
     steps = f"{int(use.sum())} step(s) and {means.shape[0]} replicates"
+    if cut:
+        steps += f" ({cut} replicate-step(s) after a divergence left out)"
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         return _row("violated", worst, f"{name} rejected over {steps}: {shown}", required=False)
@@ -664,13 +663,17 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
 
     ``E[‖g_t − ∇f(x_t)‖² | x_t] = tr Cov_b(x_t) + ‖E g_t − ∇f(x_t)‖²``, and ``tr Cov_b`` is the
     FPC value ``c_b σ²(x_t)``; so the residuals ``e_r = noise_sq_r − c_b σ²_r`` have mean 0 when
-    g is unbiased and mean ``‖bias‖² > 0`` when it is not. One-sided: ``violated`` iff some
-    step's Bonferroni t lower confidence bound of the mean residual is above the round-off
-    floor :func:`analysis.stats.roundoff_floor` of σ² (a full batch b = n has ``c_b = 0`` and
-    residuals of ~1e-33). ``margin`` is the largest mean residual relative to ``c_b σ²`` (or to
-    that floor if larger).
+    g is unbiased and mean ``‖bias‖² > 0`` when it is not. The identity is conditional on x_t,
+    so each step uses the replicates that have not diverged by then. One-sided: ``violated``
+    iff some step's Bonferroni t lower confidence bound of the mean residual is above the
+    round-off floor :func:`analysis.stats.roundoff_floor` of σ² (a full batch b = n has
+    ``c_b = 0`` and residuals of ~1e-33). ``margin`` is the largest mean residual relative to
+    ``c_b σ²`` (or to that floor if larger).
     """
-    ok = fpc_steps(run) & calm_steps(run) & np.isfinite(run.ds["noise_sq"].values).all(axis=0)
+    diverged = np.asarray(run.ds["diverged"].values, dtype=bool)
+    noise_all = np.asarray(run.ds["noise_sq"].values)
+    keep = ~diverged & np.isfinite(noise_all)
+    ok = fpc_steps(run) & (keep.sum(axis=0) >= 2)
     if run.optimizer == "svrg" or run.sampler == "cyclic" or not ok.any() or run.R < 2:
         return _row(
             "unknown",
@@ -679,7 +682,7 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
             "and σ² logged at a step with a fresh minibatch",
         )
     steps = np.asarray(run.ds["step"].values)[ok]
-    noise = np.asarray(run.ds["noise_sq"].values)[:, ok]
+    noise = noise_all[:, ok]
     sig = np.asarray(run.ds["sigma_sq"].values)[:, ok]
     pred = fpc_minibatch(
         np.broadcast_to(steps, sig.shape),
@@ -690,16 +693,18 @@ def residual_norm_test(run: Run, alpha: float = 0.05) -> dict:
     )
     worst, bad = -np.inf, []
     for j, t in enumerate(steps):
-        iv = stats.mean_interval(noise[:, j] - pred[:, j], alpha=alpha, n_tests=steps.size)
-        floor = stats.roundoff_floor(float(sig[:, j].mean()))
-        worst = max(worst, iv.mean / max(float(pred[:, j].mean()), floor, 1e-300))
+        rows = keep[:, ok][:, j]
+        iv = stats.mean_interval(noise[rows, j] - pred[rows, j], alpha=alpha, n_tests=steps.size)
+        floor = stats.roundoff_floor(float(sig[rows, j].mean()))
+        worst = max(worst, iv.mean / max(float(pred[rows, j].mean()), floor, 1e-300))
         if iv.low > floor:
             bad.append(f"t={t}: mean residual {iv.mean:.3g}, LCB {iv.low:.3g} > 0")
     if bad:
         return _row("violated", worst, "E‖g_t − ∇f‖² > c_b σ²: " + "; ".join(bad), required=False)
     text = (
-        f"E‖g_t − ∇f‖² ≤ c_b σ²(x_t) not rejected at {steps.size} step(s) before any divergence "
-        f"(one-sided {100 * (1 - alpha):.4g}% Bonferroni t bounds of the residual ≤ 0)"
+        f"E‖g_t − ∇f‖² ≤ c_b σ²(x_t) not rejected at {steps.size} step(s), each on the "
+        f"replicates that have not diverged by then (one-sided {100 * (1 - alpha):.4g}% "
+        "Bonferroni t bounds of the residual ≤ 0)"
     )
     return _row("holds", worst, text, required=False)
 

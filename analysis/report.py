@@ -131,19 +131,23 @@ SUMMARY_COLS = ["theorem", "status", "steps_checked", "coverage", "ratio_final",
                 "constants_provenance", "reason"]  # fmt: skip
 
 
-def verdict(summary: pd.DataFrame, alpha: float = 0.05, divergence: str = "") -> str:
-    """The run's verdict in plain words: the theorems counted by status, what ``violated``
-    means (family-wise error over checkpoints and theorems), which rows rest on estimated
-    constants or cover only early steps, and what diverged, e.g.
+def verdict(
+    summary: pd.DataFrame, alpha: float = 0.05, divergence: str = "", sweep: bool = False
+) -> str:
+    """The verdict of a run (or of each job of a ``sweep``) in plain words: the theorems
+    counted by status, what ``violated`` means (family-wise error over checkpoints and
+    theorems), which rows rest on estimated constants or cover only early steps, and what
+    diverged, e.g.
     ``Verdict: 3 holds, 9 not_applicable. Each theorem is tested at ...``"""
     counts = summary["status"].value_counts()
     order = ["violated", "inconclusive", "holds", "not_applicable"]
     text = ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
+    scope = "each job" if sweep else "the run"
     out = (
         f"Verdict: {text}. Each theorem is tested at a few checkpoints fixed before the data "
         "are read (about 8 steps spread geometrically up to T, and the last step); a bound is "
         f"called violated only if the replicates contradict it with at most a {alpha:.2g} chance "
-        "of a false alarm over all checkpoints and theorems of the run together (Bonferroni "
+        f"of a false alarm over all checkpoints and theorems of {scope} together (Bonferroni "
         "within a theorem, Holm across theorems)."
     )
     if "constants_provenance" in summary:
@@ -247,7 +251,7 @@ def write_sweep_report(
     keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
     result = check_sweep(sweep, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
-    text = verdict(result.summary, alpha, result.divergence)
+    text = verdict(result.summary, alpha, result.divergence, sweep=True)
     paths["verdict"] = out_dir / "verdict.txt"
     paths["verdict"].write_text(text + "\n", encoding="utf-8")
     figs = sweep_figures(sweep, result.checks, keys, out_dir)
@@ -260,7 +264,7 @@ def write_sweep_report(
     blocks = [
         ("h1", f"sgdlab sweep report: {a.get('problem', 'several problems')}"),
         ("p", f"Swept keys: {', '.join(keys) or 'none'}; {n_jobs} jobs from {a.get('sweep_dir')}."),
-        ("p", text.replace("of the run together", "of each job together")),
+        ("p", text),
         ("h2", "Status per job and theorem"),
         _table(status),
         ("h2", "Bound checks"),
