@@ -164,6 +164,7 @@ class EstimatesConfig:
     geometric: bool = MISSING
     num: int = MISSING
     lanczos_iters: int = MISSING
+    lanczos_tol: float = MISSING
     sigma_samples: int = MISSING
     hessian_samples: int = MISSING
 

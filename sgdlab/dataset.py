@@ -198,6 +198,7 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
         "sigma_sq_samples": subsample_size(int(cfg.log.estimates.sigma_samples), prob.n),
         "hessian_samples": subsample_size(int(cfg.log.estimates.hessian_samples), prob.n),
         **{name: float(rec[name]) for name in TIMINGS},
+        "hessian_products": int(rec.get("hessian_products", 0)),
         "n_diverged": int((rec["diverged_at"] >= 0).sum()),
         "provenance": provenance(const, values),
     }

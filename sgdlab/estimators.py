@@ -9,13 +9,15 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 - :func:`minibatch_grad`: g = (1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for each replicate's own batch B_r;
 - :func:`gradient_variance`: σ²(x) = (1/n) Σᵢ ‖∇fᵢ(x) − ∇f(x)‖² from per-sample gradients
   computed in one vectorized backward pass per chunk (theory §0, §8);
-- :func:`hessian_extremes`: λmax and λmin of ∇²f(x) by Lanczos on Hessian-vector products
-  (:func:`hessian_operator`: L and μ).
+- :func:`lanczos` (:func:`hessian_extremes`): λmax and λmin of ∇²f(x) by Lanczos on
+  Hessian-vector products (:func:`hessian_operator`: L and μ), stopped at a tolerance and
+  warm-started from the previous estimate point's Ritz vectors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -209,6 +211,17 @@ def _chunk_hvp(problem: Problem, X: np.ndarray, V: np.ndarray, batch):
     return hv[:, 0, :]
 
 
+class Extremes(NamedTuple):
+    """What :func:`lanczos` found at X (R, d): λmax and λmin of each replicate's Hessian (R,),
+    their Ritz vectors (R, 2, d) (a warm start for the next estimate point), and the number of
+    Hessian-vector products it took."""
+
+    L: np.ndarray
+    mu: np.ndarray
+    vectors: np.ndarray
+    steps: int
+
+
 def hessian_extremes(
     problem: Problem,
     X: np.ndarray,
@@ -218,13 +231,41 @@ def hessian_extremes(
     samples: int = 0,
     subset_rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): the estimates of the local
-    smoothness L and strong-convexity μ.
+    """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): :func:`lanczos` with a
+    fixed count of ``iters`` products, from a random start."""
+    out = lanczos(problem, X, memory_mb, iters, rngs, samples, subset_rng)
+    return out.L, out.mu
 
-    Lanczos with full reorthogonalization, vectorized over replicates: k = min(d, iters)
+
+def lanczos(
+    problem: Problem,
+    X: np.ndarray,
+    memory_mb: float,
+    iters: int,
+    rngs: Sequence[np.random.Generator],
+    samples: int = 0,
+    subset_rng: np.random.Generator | None = None,
+    *,
+    tol: float = 0.0,
+    start: np.ndarray | None = None,
+) -> Extremes:
+    """λmax and λmin of ∇²f(x_r) for every replicate (the estimates of the local smoothness L
+    and strong-convexity μ), with their Ritz vectors.
+
+    Lanczos with full reorthogonalization, vectorized over replicates: up to k = min(d, iters)
     Hessian-vector products build an orthonormal Krylov basis Q_r (k × d) per replicate, and the
-    extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d). Replicate r's random
-    start (and restart) vectors come from its own generator ``rngs[r]``.
+    extreme eigenvalues of Q_r H_r Q_rᵀ are returned (exact when k = d). Every product is a
+    replay of the Hessian operator recorded once at X (:func:`hessian_operator`).
+
+    - ``tol`` > 0: each replicate stops as soon as both its extreme Ritz pairs (θ, u) have a
+      residual ‖H u − θ u‖ ≤ tol · max|θ| (then an eigenvalue lies within that distance of θ,
+      and typically within its square over the spectral gap), so that its value does not depend
+      on the other replicates; the products go on while any replicate needs them (``steps``).
+      0 runs all k products.
+    - ``start`` (R, 2, d): the Ritz vectors of a previous estimate point (a warm start): the
+      Krylov space then starts from their sum plus a random direction of a tenth of its weight
+      (so that a new extreme direction can still be found); replicate r's random vectors come
+      from its own generator ``rngs[r]``.
 
     With ``samples`` = m (0 < m < n), H is the Hessian Ĥ of a uniform random subset of m samples
     drawn without replacement by ``subset_rng`` and shared by all replicates (so that each
@@ -246,14 +287,27 @@ def hessian_extremes(
             w = w - np.einsum("rkd,rk->rd", basis, np.einsum("rkd,rd->rk", basis, w))
         return w
 
+    def unit(v):
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
     hessian = hessian_operator(problem, X, memory_mb, index)
-    q = np.stack([rng.normal(size=d) for rng in rngs])
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q = unit(np.stack([rng.normal(size=d) for rng in rngs]))
+    if start is not None:
+        warm = np.nan_to_num(np.asarray(start, dtype=float).sum(axis=1))
+        norm = np.linalg.norm(warm, axis=1, keepdims=True)
+        ok = (norm > 0).ravel()
+        q[ok] = unit(warm[ok] / norm[ok] + 0.1 * q[ok])
+    stop = np.full(R, k)  # each replicate's own count, so that its value does not depend on R
     for j in range(k):
         Q[:, j] = q
         HQ[:, j] = hessian(q)
         if j == k - 1:
             break
+        if tol > 0:
+            done = (stop == k) & _converged(Q[:, : j + 1], HQ[:, : j + 1], tol)
+            stop[done] = j + 1
+            if (stop < k).all():
+                break
         w = orthonormalize(HQ[:, j], j)
         norm = np.linalg.norm(w, axis=1)
         scale = np.abs(HQ[:, j]).max(axis=1) + 1e-300
@@ -265,6 +319,28 @@ def hessian_extremes(
             w[stuck] = orthonormalize(fresh, j)[stuck]
             norm = np.linalg.norm(w, axis=1)
         q = w / norm[:, None]
+    L, mu, vectors = np.empty(R), np.empty(R), np.empty((R, 2, d))
+    for j in np.unique(stop):
+        rows = stop == j
+        theta, Y = _ritz(Q[rows, :j], HQ[rows, :j])
+        L[rows], mu[rows] = theta[:, -1], theta[:, 0]
+        vectors[rows] = np.einsum("rjd,rjk->rkd", Q[rows, :j], Y[:, :, [-1, 0]])
+    return Extremes(L, mu, vectors, int(stop.max()))
+
+
+def _ritz(Q: np.ndarray, HQ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ritz values (R, j) ascending and their coordinates (R, j, j) in the basis Q (R, j, d)."""
     T = np.einsum("rid,rjd->rij", Q, HQ)
-    eig = np.linalg.eigvalsh(0.5 * (T + np.swapaxes(T, 1, 2)))
-    return eig[:, -1], eig[:, 0]
+    return np.linalg.eigh(0.5 * (T + np.swapaxes(T, 1, 2)))
+
+
+def _converged(Q: np.ndarray, HQ: np.ndarray, tol: float) -> np.ndarray:
+    """(R,) bool: both extreme Ritz pairs of a replicate have a residual ≤ tol · max|θ|
+    (a replicate whose values are not finite, e.g. a diverged one, counts as converged)."""
+    theta, Y = _ritz(Q, HQ)
+    ends = Y[:, :, [-1, 0]]  # (R, j, 2)
+    U = np.einsum("rjd,rjk->rkd", Q, ends)
+    HU = np.einsum("rjd,rjk->rkd", HQ, ends)
+    residual = np.linalg.norm(HU - theta[:, [-1, 0], None] * U, axis=2)  # (R, 2)
+    scale = np.abs(theta).max(axis=1, keepdims=True)
+    return ((residual <= tol * scale) | ~np.isfinite(residual)).all(axis=1)

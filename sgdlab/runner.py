@@ -164,6 +164,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     avg, avg_count = np.zeros_like(x), 0
     best, patience_used = np.full(R, np.inf), np.zeros(R, dtype=np.int64)
     loss0, full_grad, s = None, None, 0
+    ritz, hessian_products = None, 0
     tol = 1e-12 * max(1.0, abs(const.f_star)) if np.isfinite(const.f_star) else np.nan
 
     def full_grad_fn(P):
@@ -204,7 +205,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                         prob, x, full_grad, mem, int(cfg.log.estimates.sigma_samples), est_rngs
                     )
                     rec["sigma_sq"][:, s], rec["second_moment"][:, s] = sig, sig + gns
-                    L, mu = est.hessian_extremes(
+                    found = est.lanczos(
                         prob,
                         x,
                         mem,
@@ -212,8 +213,11 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                         est_rngs,
                         samples=int(cfg.log.estimates.hessian_samples),
                         subset_rng=shared_rng(int(cfg.seed), ESTIMATES_KEY, t),
+                        tol=float(cfg.log.estimates.lanczos_tol),
+                        start=ritz,  # the previous estimate point's extreme directions
                     )
-                    rec["L_local"][:, s], rec["mu_local"][:, s] = L, mu
+                    ritz, hessian_products = found.vectors, hessian_products + found.steps
+                    rec["L_local"][:, s], rec["mu_local"][:, s] = found.L, found.mu
                     estimates_time += time.perf_counter() - estimates_start
                 if plan.avg_start is not None and avg_count > 0:
                     rec["avg_loss"][:, s] = est.loss_only(prob, avg, mem)
@@ -265,6 +269,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     # between separate runs
     rec["logging_time_s"] = np.array(logging_time)
     rec["estimates_time_s"] = np.array(estimates_time)
+    rec["hessian_products"] = np.array(hessian_products)
     rec["sigma_star_sq"] = np.array(_sigma_star_sq(prob, mem))
     rec["lr"] = lrs[plan.steps]
     rec["lr_sum"] = np.cumsum(lrs)[plan.steps]

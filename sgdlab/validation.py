@@ -120,6 +120,8 @@ def check_config(cfg) -> None:
     require(log.num >= 1, "log.num", log.num, "must be ≥ 1")
     require(log.estimates.num >= 0, "log.estimates.num", log.estimates.num, "must be ≥ 0")
     _positive(cfg, "log.estimates.lanczos_iters", integer=True)
+    tol = log.estimates.lanczos_tol
+    require(0 <= tol < 1, "log.estimates.lanczos_tol", tol, "must be in [0, 1)")
     kinds = ["none", "full", "tail"]
     require(
         cfg.averaging.kind in kinds, "averaging.kind", cfg.averaging.kind, f"choose one of {kinds}"
