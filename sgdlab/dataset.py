@@ -49,6 +49,12 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
         "per-sample gradient variance (1/n) sum_i ||grad f_i - grad f||^2",
         "sigma^2",
     ),
+    "sigma_sq_se": (
+        ("replicate", "step"),
+        "standard error of sigma_sq: 0 when exact (all n samples), else the sample standard "
+        "deviation of its log.estimates.sigma_samples terms over their square root",
+        None,
+    ),
     "second_moment": (
         ("replicate", "step"),
         "per-sample gradient second moment (1/n) sum_i ||grad f_i||^2 = sigma^2 + ||grad f||^2",

@@ -131,23 +131,35 @@ def gradient_variance(
     memory_mb: float,
     samples: int = 0,
     rngs: Sequence[np.random.Generator] = (),
-) -> np.ndarray:
-    """σ²(x_r) = (1/n) Σᵢ ‖∇fᵢ(x_r) − ∇f(x_r)‖², shape (R,).
+    with_se: bool = False,
+):
+    """σ²(x_r) = (1/n) Σᵢ ‖∇fᵢ(x_r) − ∇f(x_r)‖², shape (R,), from per-sample gradients (one
+    backward pass per chunk).
 
     With ``samples`` = m > 0 (and m < n) it is the unbiased estimate (1/m) Σ_{j≤m} ‖∇f_{i_j}(x_r)
     − ∇f(x_r)‖² over m indices drawn uniformly with replacement from replicate r's own generator
-    ``rngs[r]``, so replicate r's estimate does not depend on the other replicates."""
+    ``rngs[r]``, so replicate r's estimate does not depend on the other replicates. With
+    ``with_se`` also its standard error (R,): the sample standard deviation of the m i.i.d.
+    terms over √m (0 when exact, m = n), for a t interval of σ²(x_r)."""
     R, n = X.shape[0], problem.n
     m = subsample_size(samples, n)
     if m == n:
         index = np.arange(n)
     else:
         index = np.stack([rng.integers(0, n, size=m) for rng in rngs])
-    total = np.zeros(R)
+    total, total_sq = np.zeros(R), np.zeros(R)
     for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=2, width=problem.d)):
         G = per_sample_grads(problem, X, index[..., sl])
-        total += ((G - full_grad[:, None, :]) ** 2).sum(axis=(1, 2))
-    return total / m
+        terms = ((G - full_grad[:, None, :]) ** 2).sum(axis=2)  # (R, chunk)
+        total += terms.sum(axis=1)
+        total_sq += (terms * terms).sum(axis=1)
+    mean = total / m
+    if not with_se:
+        return mean
+    if m == n or m < 2:
+        return mean, np.zeros(R)
+    var = np.maximum(total_sq - m * mean * mean, 0.0) / (m - 1)
+    return mean, np.sqrt(var / m)
 
 
 def _subset_batches(problem: Problem, R: int, memory_mb: float, index=None):

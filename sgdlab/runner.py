@@ -201,10 +201,17 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                     rec["x"][:, s] = x
                 if plan.estimated[s]:
                     estimates_start = time.perf_counter()
-                    sig = est.gradient_variance(
-                        prob, x, full_grad, mem, int(cfg.log.estimates.sigma_samples), est_rngs
+                    sig, se = est.gradient_variance(
+                        prob,
+                        x,
+                        full_grad,
+                        mem,
+                        int(cfg.log.estimates.sigma_samples),
+                        est_rngs,
+                        with_se=True,
                     )
                     rec["sigma_sq"][:, s], rec["second_moment"][:, s] = sig, sig + gns
+                    rec["sigma_sq_se"][:, s] = se
                     found = est.lanczos(
                         prob,
                         x,

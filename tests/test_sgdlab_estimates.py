@@ -63,3 +63,30 @@ def test_estimates_of_a_replicate_do_not_depend_on_R():
 def test_a_lanczos_tolerance_outside_0_1_is_a_one_line_error():
     with pytest.raises(sgdlab.ConfigError, match="log.estimates.lanczos_tol"):
         sgdlab.run(["log.estimates.lanczos_tol=1.5"])
+
+
+def test_sigma_sq_from_a_subsample_has_an_interval_that_covers_the_exact_value():
+    """n = 4000 > sigma_samples = 256: σ̂² is an unbiased estimate with a standard error; over
+    the 64 replicates × 2 estimate points, its 95% t intervals cover the exact σ²(x_r) (all n
+    per-sample gradients) about 95% of the time. With n ≤ sigma_samples σ² is exact (se 0)."""
+    import scipy.stats
+
+    over = ["problem=logistic", "problem.n=4000", "problem.d=10", "replicates=64", "steps=50",
+            "log.estimates.num=1", "log.estimates.sigma_samples=256"]  # fmt: skip
+    ds = sgdlab.run(over)
+    problem = prepare(sgdlab.compose(over)).problem
+    at = np.flatnonzero(ds["estimated"].values)
+    covered = total = 0
+    for j in at:
+        X = ds["x"].isel(step=j).values
+        full = est.loss_and_grad(problem, X, 512)[1]
+        exact = est.gradient_variance(problem, X, full, 512)
+        est_sq = ds["sigma_sq"].isel(step=j).values
+        half = scipy.stats.t.ppf(0.975, 255) * ds["sigma_sq_se"].isel(step=j).values
+        covered += int((np.abs(est_sq - exact) <= half).sum())
+        total += exact.size
+        assert np.all(half > 0)
+    assert scipy.stats.binomtest(covered, total, 0.95).pvalue > 1e-3, (covered, total)
+    exact_run = sgdlab.run(["problem.n=100", "problem.d=3", "replicates=2", "steps=5"])
+    se = exact_run["sigma_sq_se"].values
+    assert np.all(se[np.isfinite(se)] == 0.0) and np.isfinite(se).any()
