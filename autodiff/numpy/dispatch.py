@@ -10,6 +10,9 @@ silently. Functions whose output carries no derivative (comparisons, ``isfinite`
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import numpy as np
 import scipy.special
 
@@ -35,6 +38,13 @@ UFUNCS = {
     np.sin: ew.sin,
     np.cos: ew.cos,
     np.tanh: ew.tanh,
+    np.tan: ew.tan,
+    np.sinh: ew.sinh,
+    np.cosh: ew.cosh,
+    np.arctan: ew.arctan,
+    np.log2: ew.log2,
+    np.log10: ew.log10,
+    np.hypot: ew.hypot,
     np.absolute: ew.absolute,
     np.sign: ew.sign,
     np.maximum: ew.maximum,
@@ -42,6 +52,7 @@ UFUNCS = {
     np.logaddexp: ew.logaddexp,
     np.matmul: linalg.matmul,
     scipy.special.expit: ew.sigmoid,
+    scipy.special.erf: ew.erf,
 }
 if hasattr(np, "vecdot"):  # a ufunc from NumPy 2.0 on
     UFUNCS[np.vecdot] = linalg.vecdot
@@ -69,6 +80,35 @@ FUNCTIONS = {
     np.swapaxes: shapes.swapaxes,
     np.where: ew.where,
     np.clip: ew.clip,
+    np.amax: reductions.max,
+    np.amin: reductions.min,
+    np.prod: reductions.prod,
+    np.cumsum: reductions.cumsum,
+    np.var: reductions.var,
+    np.std: reductions.std,
+    np.einsum: linalg.einsum,
+    np.outer: linalg.outer,
+    np.inner: linalg.inner,
+    np.tensordot: linalg.tensordot,
+    np.trace: linalg.trace,
+    np.linalg.norm: linalg.norm,
+    np.linalg.solve: linalg.solve,
+    np.linalg.inv: linalg.inv,
+    np.linalg.cholesky: linalg.cholesky,
+    np.linalg.slogdet: linalg.slogdet,
+    np.take_along_axis: shapes.take_along_axis,
+    np.tile: shapes.tile,
+    np.repeat: shapes.repeat,
+    np.pad: shapes.pad,
+    np.flip: shapes.flip,
+    np.roll: shapes.roll,
+    np.split: shapes.split,
+    np.hstack: shapes.hstack,
+    np.vstack: shapes.vstack,
+    np.diag: shapes.diag,
+    np.sort: shapes.sort,
+    np.atleast_1d: shapes.atleast_1d,
+    np.atleast_2d: shapes.atleast_2d,
 }
 
 CONSTANT_FUNCTIONS = {
@@ -105,14 +145,143 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
 def array_function(self, func, types, args, kwargs):
     if func in CONSTANT_FUNCTIONS:
         return func(*[unbox(a) for a in args], **kwargs)
-    if func in (np.concatenate, np.stack):
-        return FUNCTIONS[func](*args, **kwargs)
     if func not in FUNCTIONS:
         raise TypeError(
             f"{_name(func)} has no derivative rule in autodiff; write it with autodiff.numpy "
             "functions, or call it on autodiff.unbox(x) if no derivative is wanted"
         )
-    return FUNCTIONS[func](*args, **kwargs)
+    return call_checked(_name(func), FUNCTIONS[func], args, kwargs)
+
+
+# Keywords NumPy functions take that change nothing at these values: accepted and dropped.
+_NEUTRAL = {"out": None, "where": True, "casting": "same_kind", "order": "K", "subok": True}
+_SIGNATURES: dict = {}
+
+
+def _neutral(key, value, args) -> bool:
+    if key == "dtype":
+        if value is None:
+            return True
+        first = args[0] if args else None
+        first = first[0] if isinstance(first, (list, tuple)) and first else first
+        try:
+            return np.dtype(value) == np.result_type(unbox(first))
+        except TypeError:
+            return False
+    if key not in _NEUTRAL:
+        return False
+    want = _NEUTRAL[key]
+    return value is want if want is None or isinstance(want, bool) else value == want
+
+
+def call_checked(name: str, impl, args, kwargs):
+    """``impl(*args, **kwargs)``, or a TypeError naming the NumPy function ``name`` and the
+    argument it cannot take (instead of an error from inside autodiff's own helpers)."""
+    kwargs = {k: v for k, v in kwargs.items() if not _neutral(k, v, args)}
+    sig = _SIGNATURES.get(impl)
+    if sig is None:  # a primitive takes *args, **kwargs: its forward function says what it takes
+        sig = _SIGNATURES[impl] = inspect.signature(getattr(impl, "fun", impl))
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError:
+        unknown = [k for k in kwargs if k not in sig.parameters]
+        if unknown:
+            what = ", ".join(f"{k}={kwargs[k]!r}" for k in unknown)
+            raise TypeError(
+                f"{name} on a traced value does not support {what}; it takes {_parameters(sig)}"
+            ) from None
+        raise TypeError(
+            f"{name} on a traced value takes {_parameters(sig)}; got {len(args)} positional "
+            f"argument(s) and {', '.join(kwargs) or 'no keywords'}"
+        ) from None
+    return impl(*args, **kwargs)
+
+
+def _parameters(sig) -> str:
+    names = [
+        p.name if p.kind is not p.VAR_POSITIONAL else "*" + p.name
+        for p in sig.parameters.values()
+        if p.name != "self"
+    ]
+    return "(" + ", ".join(names) + ")"
+
+
+def _library_caller() -> str | None:
+    """The public name of the outermost SciPy function (or NumPy Python function) on the call
+    stack that called into this one, e.g. 'scipy.special.logsumexp'; None if there is none."""
+    frame, found = sys._getframe(2), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        root = module.split(".")[0]
+        if root in ("scipy", "numpy"):
+            public = ".".join(p for p in module.split(".") if not p.startswith("_"))
+            found = f"{public}.{frame.f_code.co_name}"
+        elif root != "autodiff" or found:
+            break
+        frame = frame.f_back
+    return found
+
+
+def _to_array(self, dtype=None, copy=None):
+    caller = _library_caller()
+    if caller is not None:
+        name = caller.rsplit(".", 1)[1]
+        hint = f"autodiff.numpy.{name}" if name in _ANP_NAMES else "autodiff.numpy functions"
+        raise TypeError(
+            f"{caller} has no derivative rule in autodiff (it turns a traced value into a plain "
+            f"array, which would drop its derivative); use {hint} instead"
+        )
+    raise TypeError(
+        "a traced value cannot be turned into a plain NumPy array: that would drop its "
+        "derivative. Use autodiff.numpy functions (or plain NumPy ufuncs) on it, or "
+        "autodiff.unbox(x) if you really want the value without its derivative."
+    )
+
+
+_ANP_NAMES = {"logsumexp", "softmax", "log_softmax", "erf", "expit", "norm", "solve", "inv"}
+
+
+def _method(name: str, impl):
+    """An ndarray method on boxes: ``x.name(...)`` is ``impl(x, ...)``, its arguments checked."""
+    return lambda self, *args, **kwargs: call_checked(
+        f"numpy.ndarray.{name}", impl, (self, *args), kwargs
+    )
+
+
+def _astype(self, dtype, copy=True):
+    dt = np.dtype(dtype)
+    if dt == self.dtype:
+        return self
+    if dt.kind in "biu":  # a piecewise-constant map: its derivative is zero
+        return unbox(self).astype(dt)
+    raise TypeError(
+        f"numpy.ndarray.astype({dt}) of a {self.dtype} traced value has no derivative rule in "
+        "autodiff (only a cast to its own dtype, or to an integer or bool dtype)"
+    )
+
+
+def _drops(name: str):
+    def method(self, *args, **kwargs):
+        raise TypeError(
+            f"numpy.ndarray.{name}() of a traced value would drop its derivative; index it "
+            "instead (x[()], x[0]), or call autodiff.unbox(x) first if no derivative is wanted"
+        )
+
+    return method
+
+
+def _constant(name: str):
+    return lambda self, *args, **kwargs: getattr(unbox(self), name)(*args, **kwargs)
+
+
+def _box_getattr(self, name):
+    """Attributes Box lacks: ndarray's public ones are a TypeError naming the method."""
+    if not name.startswith("_") and hasattr(np.ndarray, name):
+        raise TypeError(
+            f"numpy.ndarray.{name} has no derivative rule in autodiff; use the matching "
+            "autodiff.numpy function, or autodiff.unbox(x) if no derivative is wanted"
+        )
+    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def _reshape_method(self, *shape):
@@ -154,18 +323,26 @@ BOX_METHODS = {
     "__eq__": _compare(np.equal),
     "__ne__": _compare(np.not_equal),
     "T": property(lambda self: shapes.transpose(self)),
-    "sum": lambda self, axis=None, keepdims=False: reductions.sum(
-        self, axis=axis, keepdims=keepdims
-    ),
-    "mean": lambda self, axis=None, keepdims=False: reductions.mean(
-        self, axis=axis, keepdims=keepdims
-    ),
-    "max": lambda self, axis=None, keepdims=False: reductions.max(
-        self, axis=axis, keepdims=keepdims
-    ),
-    "min": lambda self, axis=None, keepdims=False: reductions.min(
-        self, axis=axis, keepdims=keepdims
-    ),
+    "__array__": _to_array,
+    "__getattr__": _box_getattr,
+    "sum": _method("sum", reductions.sum),
+    "mean": _method("mean", reductions.mean),
+    "max": _method("max", reductions.max),
+    "min": _method("min", reductions.min),
+    "prod": _method("prod", reductions.prod),
+    "cumsum": _method("cumsum", reductions.cumsum),
+    "var": _method("var", reductions.var),
+    "std": _method("std", reductions.std),
+    "astype": _method("astype", _astype),
+    "copy": lambda self, order="C": self,
+    "item": _drops("item"),
+    "tolist": _drops("tolist"),
+    "argmax": _constant("argmax"),
+    "argmin": _constant("argmin"),
+    "argsort": _constant("argsort"),
+    "all": _constant("all"),
+    "any": _constant("any"),
+    "nonzero": _constant("nonzero"),
     "dot": lambda self, other: linalg.dot(self, other),
     "reshape": _reshape_method,
     "transpose": _transpose_method,
@@ -173,7 +350,8 @@ BOX_METHODS = {
     "ravel": lambda self: shapes.reshape(self, (-1,)),
     "flatten": lambda self: shapes.reshape(self, (-1,)),
     "swapaxes": lambda self, a, b: shapes.swapaxes(self, a, b),
-    "clip": lambda self, lo, hi: ew.clip(self, lo, hi),
+    "clip": _method("clip", ew.clip),
+    "repeat": _method("repeat", shapes.repeat),
 }
 
 

@@ -176,9 +176,11 @@ concatenate_args = defprimitive(
 )
 
 
-def concatenate(arrays, axis: int = 0):
-    """Join a sequence of arrays along an existing ``axis``."""
+def concatenate(arrays, axis: int | None = 0):
+    """Join a sequence of arrays along an existing ``axis`` (None: flatten them first)."""
     arrays = list(arrays)
+    if axis is None:
+        arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
     ndim = len(shape_of(arrays[0]))
     return concatenate_args(int(axis) % ndim, *arrays)
 
@@ -203,3 +205,155 @@ def index_value(index):
     if isinstance(index, tuple):
         return tuple(unbox(i) for i in index)
     return unbox(index)
+
+
+def _along(axis: int, index):
+    """The index tuple applying ``index`` to axis ``axis`` (>= 0) and nothing to the others."""
+    return (slice(None),) * axis + (index,)
+
+
+def _axis(axis, ndim: int, fun: str) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"numpy.{fun}: axis {axis} is out of bounds for {ndim} dimensions")
+    return int(axis) % max(ndim, 1)
+
+
+def flip(x, axis=None):
+    """x with the order of entries reversed along ``axis`` (None: every axis)."""
+    ndim = len(shape_of(x))
+    axes = range(ndim) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    index = [slice(None)] * ndim
+    for a in axes:
+        index[_axis(a, ndim, "flip")] = slice(None, None, -1)
+    return getitem(x, tuple(index))
+
+
+def roll(x, shift, axis=None):
+    """Entries shifted by ``shift`` along ``axis``, wrapping around (None: the flat array)."""
+    if axis is None:
+        return reshape(roll(reshape(x, (-1,)), shift, 0), shape_of(x))
+    shifts, axes = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
+    for s, a in zip(shifts.ravel(), axes.ravel(), strict=True):
+        a = _axis(a, len(shape_of(x)), "roll")
+        n = shape_of(x)[a]
+        x = getitem(x, _along(a, (np.arange(n) - int(s)) % n)) if n else x
+    return x
+
+
+def repeat(x, repeats, axis=None):
+    """Each entry repeated ``repeats`` times along ``axis`` (None: the flat array)."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    a = _axis(axis, len(shape_of(x)), "repeat")
+    return getitem(x, _along(a, np.repeat(np.arange(shape_of(x)[a]), repeats)))
+
+
+def tile(x, reps):
+    """x repeated ``reps`` times along each axis, as ``np.tile``."""
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+    shape = shape_of(x)
+    ndim = max(len(shape), len(reps))
+    x = reshape(x, (1,) * (ndim - len(shape)) + tuple(shape))
+    reps = (1,) * (ndim - len(reps)) + reps
+    for a, r in enumerate(reps):
+        if r != 1:
+            x = getitem(x, _along(a, np.tile(np.arange(shape_of(x)[a]), r)))
+    return x
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """x surrounded by ``pad_width`` entries of ``constant_values`` (mode "constant" only)."""
+    if mode != "constant":
+        raise TypeError(
+            f"numpy.pad: mode={mode!r} has no derivative rule in autodiff; only mode='constant'"
+        )
+    shape = shape_of(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
+    padded = tuple(int(s + b + a) for s, (b, a) in zip(shape, widths, strict=True))
+    index = tuple(slice(int(b), int(b) + s) for s, (b, _) in zip(shape, widths, strict=True))
+    out = untake(x, index, padded)
+    if np.any(np.asarray(constant_values) != 0):
+        if np.ndim(constant_values) != 0:
+            raise TypeError("numpy.pad: only a single number as constant_values is supported")
+        frame = np.full(padded, float(constant_values))
+        frame[index] = 0.0
+        out = out + frame
+    return out
+
+
+def split(x, indices_or_sections, axis=0):
+    """A list of sub-arrays of x cut along ``axis``, as ``np.split``."""
+    a = _axis(axis, len(shape_of(x)), "split")
+    pieces = np.split(np.arange(shape_of(x)[a]), indices_or_sections)
+    ends = np.cumsum([0] + [len(p) for p in pieces])
+    return [
+        getitem(x, _along(a, slice(int(b), int(e))))
+        for b, e in zip(ends[:-1], ends[1:], strict=True)
+    ]
+
+
+def atleast_1d(x):
+    """x, with a scalar turned into shape (1,)."""
+    return reshape(x, (1,)) if shape_of(x) == () else x
+
+
+def atleast_2d(x):
+    """x with at least two axes (leading size-1 axes added), as ``np.atleast_2d``."""
+    shape = shape_of(x)
+    return reshape(x, (1,) * (2 - len(shape)) + tuple(shape)) if len(shape) < 2 else x
+
+
+def hstack(arrays):
+    """Arrays joined column-wise: along axis 1, or axis 0 for 1-D arrays."""
+    arrays = [atleast_1d(a) for a in arrays]
+    return concatenate(arrays, axis=0 if len(shape_of(arrays[0])) == 1 else 1)
+
+
+def vstack(arrays):
+    """Arrays joined row-wise (1-D arrays become rows)."""
+    return concatenate([atleast_2d(a) for a in arrays], axis=0)
+
+
+def take_along_axis(x, indices, axis):
+    """Entries of x picked by ``indices`` along ``axis``, as ``np.take_along_axis``."""
+    indices = np.asarray(unbox(indices))
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    shape = shape_of(x)
+    a = _axis(axis, len(shape), "take_along_axis")
+    if indices.ndim != len(shape):
+        raise ValueError(
+            f"numpy.take_along_axis: indices have {indices.ndim} dimensions, x has {len(shape)}"
+        )
+    index = []
+    for d, n in enumerate(shape):
+        if d == a:
+            index.append(indices)
+        else:
+            index.append(np.arange(n).reshape((1,) * d + (-1,) + (1,) * (len(shape) - d - 1)))
+    return getitem(x, tuple(index))
+
+
+def sort(x, axis=-1):
+    """x sorted along ``axis`` (None: the flat array); the gradient follows the permutation."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    order = np.argsort(unbox(x), axis=axis, kind="stable")
+    return take_along_axis(x, order, axis)
+
+
+def _diagonal_index(n_rows: int, n_cols: int, k: int):
+    """Row and column indices of the k-th diagonal of an n_rows × n_cols matrix."""
+    length = max(0, min(n_rows - max(-k, 0), n_cols - max(k, 0)))
+    return np.arange(length) + max(-k, 0), np.arange(length) + max(k, 0)
+
+
+def diag(v, k: int = 0):
+    """The k-th diagonal of a matrix, or a square matrix with vector v on its k-th diagonal."""
+    shape = shape_of(v)
+    if len(shape) == 1:
+        n = shape[0] + abs(k)
+        return untake(v, _diagonal_index(n, n, k), (n, n))
+    if len(shape) == 2:
+        return getitem(v, _diagonal_index(shape[0], shape[1], k))
+    raise ValueError(f"numpy.diag: input must be 1-D or 2-D, got {len(shape)}-D")
