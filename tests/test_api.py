@@ -249,7 +249,7 @@ def test_grad_of_non_scalar_points_to_vjp_and_jacobian():
 
 @pytest.mark.parametrize(
     "arg, what",
-    [(np.arange(3), "argument 0 \\(x\\) has dtype int64"), ([1.0, 2.0], "argument 0 \\(x\\)")],
+    [(np.arange(3), "argument 0 \\(x\\) has dtype int64"), ([1.0, 2], r"argument 0 \(x\)\[1\]")],
 )
 def test_non_float_inputs_are_refused_by_name(arg, what):
     def f(x):
@@ -275,8 +275,8 @@ def _returns_tuple(x):
         (lambda x: autodiff.value_and_grad(_returns_tuple)(x), "grad: .* tuple; differentiate"),
         (lambda x: autodiff.grad(lambda a: [anp.sum(a)])(x), "grad: .* list"),
         (lambda x: autodiff.grad(lambda a: "loss")(x), "grad: .* str"),
-        (lambda x: autodiff.vjp(lambda a: (a, 2 * a), x), "vjp: .* tuple"),
-        (lambda x: autodiff.jvp(lambda a: (a, 2 * a), (x,), (x,)), "jvp: .* tuple"),
+        (lambda x: autodiff.vjp(lambda a: (a, "out"), x), "vjp: .* str"),
+        (lambda x: autodiff.jvp(lambda a: {"a": None}, (x,), (x,)), "jvp: .* dict"),
         (lambda x: autodiff.jacobian(lambda a: (a, a))(x), "jacobian: .* tuple"),
         (lambda x: autodiff.jacobian(lambda a: (a, a), mode="fwd")(x), "jacobian: .* tuple"),
     ],

@@ -276,12 +276,12 @@ def _constant(name: str):
 
 def _box_getattr(self, name):
     """Attributes Box lacks: ndarray's public ones are a TypeError naming the method."""
-    if not name.startswith("_") and hasattr(np.ndarray, name):
+    if name[:1] != "_" and hasattr(np.ndarray, name):  # NumPy probes '__array_*__' names: fast
         raise TypeError(
             f"numpy.ndarray.{name} has no derivative rule in autodiff; use the matching "
             "autodiff.numpy function, or autodiff.unbox(x) if no derivative is wanted"
         )
-    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    raise AttributeError(name)
 
 
 def _reshape_method(self, *shape):
