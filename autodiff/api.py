@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 
 from . import numpy as anp
-from .core import Box, JVPNode, new_trace, shape_of, unbox
+from .core import Box, JVPNode, new_trace, plain, shape_of
 from .reverse import backward, start
 from .tree import LEAF, leaf_paths, tree_flatten, tree_map, tree_unflatten
 
@@ -356,7 +356,7 @@ def _in_trace(x, trace: int) -> bool:
 
 
 def _dtype_of(x):
-    return np.result_type(unbox(x))
+    return np.result_type(plain(x))
 
 
 def _zeros_like(x):
@@ -430,7 +430,7 @@ def _check_output(out, op: str):
 def _check_differentiable(x, f, i: int, op: str, path: str = "") -> None:
     """Raise a TypeError naming argument ``i`` of ``f`` (and the leaf's ``path`` in it) unless
     x is a float scalar or array."""
-    value = unbox(x)
+    value = plain(x)
     if type(value) is float or (type(value) is np.ndarray and value.dtype.kind == "f"):
         return  # the common cases, without the slower checks below
     name = _arg_name(f, i) + path

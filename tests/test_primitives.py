@@ -8,6 +8,8 @@ for shapes drawn by hypothesis, including broadcasting pairs and keepdims.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.special
@@ -367,6 +369,66 @@ def test_second_order_against_finite_differences(name, data):
         assert_same_derivatives(grad_of_projection, projected(reference[0]), args)
         grad_of_projection = projected(reference[0])
     assert autodiff.check_grad(grad_of_projection, *args, modes=("rev", "fwd"), rtol=1e-5) <= 1e-5
+
+
+def _batch_of(rng, args, size=3):
+    """``size`` nearby copies of each argument, stacked on a new leading axis (small relative
+    changes keep each input inside its case's domain and away from its kinks)."""
+    return [
+        np.stack(
+            [np.asarray(a) * (1 + 0.02 * rng.standard_normal(np.shape(a))) for _ in range(size)]
+        )
+        for a in args
+    ]
+
+
+def _in_axes_choices(n):
+    """All arguments batched, and each one batched alone."""
+    return [(0,) * n] + (
+        [tuple(0 if j == i else None for j in range(n)) for i in range(n)] if n > 1 else []
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_batching_rule_matches_a_python_loop(name, data):
+    """vmap of the primitive, of its VJP and of its JVP equal a loop over the examples, with
+    no fallback warning (every primitive has a batching rule)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    fun, args, *_ = CASES[name](data, rng)
+    stacked = _batch_of(rng, args)
+    in_axes = data.draw(st.sampled_from(_in_axes_choices(len(args))))
+    example = [
+        [s[b] if ax == 0 else a for s, a, ax in zip(stacked, args, in_axes, strict=True)]
+        for b in range(3)
+    ]
+    inputs = [s if ax == 0 else a for s, a, ax in zip(stacked, args, in_axes, strict=True)]
+    u = rng.standard_normal(np.shape(fun(*args)))
+    v = [rng.standard_normal(np.shape(a)) for a in args]
+
+    def vjp_of(*xs):
+        return autodiff.vjp(fun, *xs)[1](u)
+
+    def jvp_of(*xs):
+        return autodiff.jvp(fun, xs, tuple(v))[1]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a loop fallback would warn
+        for f in (fun, vjp_of, jvp_of):
+            got = autodiff.vmap(f, in_axes=in_axes)(*inputs)
+            want = [f(*ex) for ex in example]
+            got_leaves, want_leaves = autodiff.tree_leaves(got), autodiff.tree_leaves(want)
+            if isinstance(want[0], tuple):  # one stacked array per argument
+                want_leaves = [np.stack([w[i] for w in want]) for i in range(len(want[0]))]
+            else:
+                want_leaves = [np.stack(want)]
+            for g_, w_ in zip(got_leaves, want_leaves, strict=True):
+                np.testing.assert_allclose(g_, w_, rtol=1e-10, atol=1e-12)
+
+
+def test_every_primitive_has_a_batching_rule():
+    assert not [n for n, p in PRIMITIVES.items() if p.batch is None]
 
 
 def test_float_scalar_inputs_give_float_scalar_gradients():

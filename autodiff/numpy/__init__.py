@@ -8,7 +8,7 @@ Constants (``zeros``, ``arange``, ``pi``...) are NumPy's own.
 
 from numpy import arange, e, eye, float32, float64, inf, linspace, nan, newaxis, ones, pi, zeros
 
-from .. import core
+from .. import batching, core
 from ..core import unbox
 from . import dispatch
 from .elementwise import (
@@ -143,5 +143,8 @@ def ndim(x) -> int:
 
 dispatch.install()
 core.use_shape_ops(add, sum_to, broadcast_to)
+core.batch_call = batching.batch_call
 
-__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in ("core", "dispatch"))
+__all__ = sorted(
+    n for n in dir() if not n.startswith("_") and n not in ("batching", "core", "dispatch")
+)

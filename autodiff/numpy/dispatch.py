@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import scipy.special
 
+from .. import batching
 from ..core import Box, shape_of, unbox
 from . import elementwise as ew
 from . import linalg, reductions, shapes
@@ -62,6 +63,7 @@ CONSTANT_UFUNCS = {
     np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
     np.isfinite, np.isnan, np.isinf, np.signbit, np.floor, np.ceil, np.rint, np.trunc,
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert,
 }  # fmt: skip
 
 FUNCTIONS = {
@@ -127,7 +129,10 @@ def _name(func) -> str:
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if ufunc in CONSTANT_UFUNCS:
-        return getattr(ufunc, method)(*[unbox(x) for x in inputs], **kwargs)
+        values = [unbox(x) for x in inputs]
+        if method == "__call__" and any(type(v) is Box for v in values):  # batched by vmap
+            return batching.elementwise_constant(ufunc, values, kwargs)
+        return getattr(ufunc, method)(*values, **kwargs)
     if method != "__call__" or ufunc not in UFUNCS:
         what = _name(ufunc) + ("" if method == "__call__" else f".{method}")
         raise TypeError(
@@ -142,9 +147,18 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     return UFUNCS[ufunc](*inputs)
 
 
+SHAPE_FUNCTIONS = {
+    np.shape: lambda x: shape_of(x),
+    np.ndim: lambda x: len(shape_of(x)),
+    np.size: lambda x, axis=None: int(np.prod(shape_of(x))) if axis is None else shape_of(x)[axis],
+}
+
+
 def array_function(self, func, types, args, kwargs):
+    if func in SHAPE_FUNCTIONS:  # one example's shape under vmap
+        return SHAPE_FUNCTIONS[func](*args, **kwargs)
     if func in CONSTANT_FUNCTIONS:
-        return func(*[unbox(a) for a in args], **kwargs)
+        return batching.constant_map(func, [unbox(a) for a in args], kwargs)
     if func not in FUNCTIONS:
         raise TypeError(
             f"{_name(func)} has no derivative rule in autodiff; write it with autodiff.numpy "
@@ -253,7 +267,7 @@ def _astype(self, dtype, copy=True):
     if dt == self.dtype:
         return self
     if dt.kind in "biu":  # a piecewise-constant map: its derivative is zero
-        return unbox(self).astype(dt)
+        return batching.constant_map(lambda v: v.astype(dt), [unbox(self)])
     raise TypeError(
         f"numpy.ndarray.astype({dt}) of a {self.dtype} traced value has no derivative rule in "
         "autodiff (only a cast to its own dtype, or to an integer or bool dtype)"
@@ -271,7 +285,9 @@ def _drops(name: str):
 
 
 def _constant(name: str):
-    return lambda self, *args, **kwargs: getattr(unbox(self), name)(*args, **kwargs)
+    return lambda self, *args, **kwargs: batching.constant_map(
+        lambda v: getattr(v, name)(*args, **kwargs), [unbox(self)]
+    )
 
 
 def _box_getattr(self, name):
@@ -296,6 +312,16 @@ def _compare(op):
     return lambda self, other: op(unbox(self), unbox(other))
 
 
+def _getitem(self, index):
+    index = shapes.index_value(index)
+    if isinstance(index, tuple) and any(type(i) is Box for i in index):
+        raise TypeError(
+            "indexing with a tuple holding a value batched by autodiff.vmap is not supported; "
+            "index with that value alone (x[i]), or use np.take_along_axis"
+        )
+    return shapes.getitem(self, index)
+
+
 BOX_METHODS = {
     "__array_ufunc__": array_ufunc,
     "__array_function__": array_function,
@@ -314,7 +340,13 @@ BOX_METHODS = {
     "__neg__": lambda self: ew.negative(self),
     "__pos__": lambda self: self,
     "__abs__": lambda self: ew.absolute(self),
-    "__getitem__": lambda self, index: shapes.getitem(self, shapes.index_value(index)),
+    "__getitem__": _getitem,
+    "__and__": _compare(np.bitwise_and),
+    "__rand__": _compare(np.bitwise_and),
+    "__or__": _compare(np.bitwise_or),
+    "__ror__": _compare(np.bitwise_or),
+    "__xor__": _compare(np.bitwise_xor),
+    "__invert__": lambda self: np.invert(unbox(self)),
     "__iter__": lambda self: (self[i] for i in range(len(self))),
     "__lt__": _compare(np.less),
     "__le__": _compare(np.less_equal),

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.special
 
 from ..core import shape_of, unbox
+from . import batchrules
 from .registry import defprimitive
 
 
@@ -21,6 +22,7 @@ def _unary(name: str, fun, deriv, doc: str):
         vjp=[lambda g, ans, x: g * deriv(ans, x)],
         jvp=[lambda t, ans, x: t * deriv(ans, x)],
         doc=doc,
+        batch=batchrules.elementwise,
     )
 
 
@@ -31,7 +33,12 @@ def _zero(g, ans, *args, **kwargs):
 
 # ----------------------------------------------------------------- arithmetic
 negative = defprimitive(
-    "negative", np.negative, vjp=[lambda g, ans, x: -g], jvp=[lambda t, ans, x: -t], doc="-x"
+    "negative",
+    np.negative,
+    vjp=[lambda g, ans, x: -g],
+    jvp=[lambda t, ans, x: -t],
+    doc="-x",
+    batch=batchrules.elementwise,
 )
 add = defprimitive(
     "add",
@@ -39,6 +46,7 @@ add = defprimitive(
     vjp=[lambda g, ans, x, y: g, lambda g, ans, x, y: g],
     jvp=[lambda t, ans, x, y: t, lambda t, ans, x, y: t],
     doc="x + y",
+    batch=batchrules.elementwise,
 )
 subtract = defprimitive(
     "subtract",
@@ -46,6 +54,7 @@ subtract = defprimitive(
     vjp=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
     jvp=[lambda t, ans, x, y: t, lambda t, ans, x, y: -t],
     doc="x - y",
+    batch=batchrules.elementwise,
 )
 multiply = defprimitive(
     "multiply",
@@ -53,6 +62,7 @@ multiply = defprimitive(
     vjp=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
     jvp=[lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t],
     doc="x * y",
+    batch=batchrules.elementwise,
 )
 divide = defprimitive(
     "divide",
@@ -60,6 +70,7 @@ divide = defprimitive(
     vjp=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y],
     jvp=[lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y],
     doc="x / y",
+    batch=batchrules.elementwise,
 )
 
 
@@ -81,6 +92,7 @@ power = defprimitive(
         lambda t, ans, x, y: t * ans * _log_base(x),
     ],
     doc="x ** y",
+    batch=batchrules.elementwise,
 )
 
 # ------------------------------------------------------------ transcendental
@@ -123,6 +135,7 @@ stop_gradient = defprimitive(
     vjp=[lambda g, ans, x: np.zeros(shape_of(x))],
     jvp=[lambda t, ans, x: np.zeros(shape_of(ans))],
     doc="x itself, with derivative zero: a value treated as a constant by every derivative",
+    batch=batchrules.elementwise,
 )
 hypot = defprimitive(
     "hypot",
@@ -130,6 +143,7 @@ hypot = defprimitive(
     vjp=[lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans],
     jvp=[lambda t, ans, x, y: t * x / ans, lambda t, ans, x, y: t * y / ans],
     doc="sqrt(x² + y²) without overflow",
+    batch=batchrules.elementwise,
 )
 
 
@@ -149,7 +163,14 @@ def _sigmoid(x):
 
 sigmoid = _unary("sigmoid", _sigmoid, lambda ans, x: ans * (1.0 - ans), "1 / (1 + exp(-x)), stable")
 absolute = _unary("absolute", np.abs, lambda ans, x: sign(x), "|x|; derivative sign(x), 0 at 0")
-sign = defprimitive("sign", np.sign, vjp=[_zero], jvp=[_zero], doc="sign(x); derivative 0")
+sign = defprimitive(
+    "sign",
+    np.sign,
+    vjp=[_zero],
+    jvp=[_zero],
+    doc="sign(x); derivative 0",
+    batch=batchrules.elementwise,
+)
 
 
 def _logaddexp_partial(ans, x):
@@ -168,6 +189,7 @@ logaddexp = defprimitive(
         lambda t, ans, x, y: t * _logaddexp_partial(ans, y),
     ],
     doc="log(exp(x) + exp(y)), stable",
+    batch=batchrules.elementwise,
 )
 
 
@@ -191,6 +213,7 @@ def _selection(name: str, fun, wins, doc: str):
             lambda t, ans, x, y: t * _share(y, x, wins),
         ],
         doc=doc,
+        batch=batchrules.elementwise,
     )
 
 
@@ -209,6 +232,7 @@ _where = defprimitive(
         2: lambda t, ans, c, x, y: _where(c, 0.0, t),
     },
     doc="x where condition else y; the condition is a constant",
+    batch=batchrules.elementwise,
 )
 
 
@@ -241,6 +265,7 @@ clip_args = defprimitive(
         lambda t, ans, x, lo, hi: t * _clip_owner(x, lo, hi)[2],
     ],
     doc="min(max(x, lo), hi) elementwise, as np.clip (hi everywhere when lo > hi)",
+    batch=batchrules.elementwise,
 )
 
 

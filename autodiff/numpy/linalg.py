@@ -8,6 +8,7 @@ import string
 import numpy as np
 
 from ..core import shape_of, unbox
+from . import batchrules
 from .elementwise import absolute, sqrt
 from .reductions import max, min, sum  # noqa: A004 - NumPy's names
 from .registry import Variadic, defprimitive
@@ -55,6 +56,7 @@ matmul = defprimitive(
     vjp=[_matmul_vjp_a, _matmul_vjp_b],
     jvp=[lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)],
     doc="a @ b: matrix product, with NumPy's rules for 1-D operands and batch axes",
+    batch=batchrules.matmul,
 )
 
 
@@ -75,6 +77,7 @@ vecdot = defprimitive(
     jvp=[lambda t, ans, a, b: vecdot(t, b), lambda t, ans, a, b: vecdot(a, t)],
     doc="Σₖ a[..., k]·b[..., k]: dot products over the last axis, broadcasting the others "
     "(real arrays); one recorded operation where sum(a * b, axis=-1) takes two",
+    batch=batchrules.gufunc(1, 1),
 )
 
 
@@ -202,6 +205,7 @@ einsum_spec = defprimitive(
     vjp=Variadic(1, _einsum_vjp),
     jvp=Variadic(1, _einsum_jvp),
     doc="np.einsum with explicit subscripts 'ab,bc->ac' (spec first, then the operands)",
+    batch=batchrules.einsum,
 )
 
 
@@ -231,6 +235,7 @@ solve_matrix = defprimitive(
         lambda t, ans, a, b: solve_matrix(a, t),
     ],
     doc="x with a @ x = b, for a (..., n, n) and b (..., n, k)",
+    batch=batchrules.gufunc(2, 2),
 )
 
 
@@ -247,6 +252,7 @@ inv = defprimitive(
     vjp=[lambda g, ans, a: -matmul(_mT(ans), matmul(g, _mT(ans)))],
     jvp=[lambda t, ans, a: -matmul(ans, matmul(t, ans))],
     doc="the inverse of a square matrix (or a batch of them)",
+    batch=batchrules.gufunc(2),
 )
 
 
@@ -276,6 +282,7 @@ cholesky = defprimitive(
     jvp=[_cholesky_jvp],
     doc="lower-triangular L with a = L Lᵀ, a symmetric positive definite (derivatives are "
     "taken for symmetric perturbations of a)",
+    batch=batchrules.gufunc(2),
 )
 
 logabsdet = defprimitive(
@@ -284,6 +291,7 @@ logabsdet = defprimitive(
     vjp=[lambda g, ans, a: expand_dims(expand_dims(g, -1), -1) * _mT(inv(a))],
     jvp=[lambda t, ans, a: sum(_mT(inv(a)) * t, axis=(-2, -1))],
     doc="log |det a| of a square matrix (or a batch of them)",
+    batch=batchrules.gufunc(2),
 )
 
 

@@ -6,7 +6,9 @@ import builtins
 
 import numpy as np
 
-from ..core import shape_of, unbox
+from ..batching import constant_map
+from ..core import Box, shape_of, unbox
+from . import batchrules
 from .elementwise import exp, where
 from .registry import defprimitive
 from .shapes import broadcast_to, getitem, reshape
@@ -64,6 +66,7 @@ sum = defprimitive(  # noqa: A001 - NumPy's name, on purpose
     vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis)],
     jvp=[lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims)],
     doc="sum over axis (None: all), optionally keeping reduced axes as size 1",
+    batch=batchrules.reduction,
 )
 
 
@@ -89,6 +92,7 @@ def _extremum(name: str, fun, doc: str):
             )
         ],
         doc=doc,
+        batch=batchrules.reduction,
     )
 
 
@@ -121,6 +125,7 @@ logsumexp = defprimitive(
         )
     ],
     doc="log(sum(exp(x))) over axis, stable",
+    batch=batchrules.reduction,
 )
 
 
@@ -146,6 +151,7 @@ softmax = defprimitive(
     vjp=[lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True))],
     jvp=[lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True))],
     doc="exp(x) / sum(exp(x)) along axis (None: all), stable; as scipy.special.softmax",
+    batch=batchrules.along_axis(-1),
 )
 
 
@@ -172,11 +178,12 @@ def _prod_partials(ans, x, axis):
     """∂ prod/∂xᵢ: ans / xᵢ where xᵢ ≠ 0 (differentiable again), the product of the others
     where xᵢ = 0 (a constant there: second derivatives at exact zeros are not exact)."""
     xv = unbox(x)
-    if np.all(xv != 0):
+    if type(xv) is not Box and np.all(xv != 0):
         return _kept(ans, x, axis) / x
     nonzero = xv != 0
     safe = where(nonzero, x, 1.0)
-    return where(nonzero, _kept(ans, x, axis) / safe, _others_product(xv, axis))
+    others = constant_map(lambda v: _others_product(v, axis), [xv])
+    return where(nonzero, _kept(ans, x, axis) / safe, others)
 
 
 prod = defprimitive(
@@ -193,6 +200,7 @@ prod = defprimitive(
         )
     ],
     doc="product over axis (None: all), optionally keeping reduced axes as size 1",
+    batch=batchrules.reduction,
 )
 
 
@@ -206,6 +214,7 @@ cumsum_axis = defprimitive(
     vjp={0: lambda g, ans, x, axis: _flip(cumsum_axis(_flip(g, axis), axis), axis)},
     jvp={0: lambda t, ans, x, axis: cumsum_axis(t, axis)},
     doc="running sums along an axis (the axis given explicitly, >= 0)",
+    batch=batchrules.along_axis(None),
 )
 
 

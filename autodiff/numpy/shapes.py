@@ -11,6 +11,136 @@ from ..core import shape_of, unbox
 from .registry import Variadic, defprimitive
 
 
+# ------------------------------------------------------------ batching rules
+# Each gets the batched arguments with the batch on their leading axis (see batchrules).
+def _size(x) -> int:
+    return shape_of(x)[0]
+
+
+def _reshape_batch(prim, args, batched):
+    x, shape = args
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return reshape(x, (_size(x), *shape))
+
+
+def _transpose_batch(prim, args, batched, axes=None):
+    x, *rest = args
+    axes = rest[0] if rest else axes
+    n = len(shape_of(x)) - 1
+    axes = range(n - 1, -1, -1) if axes is None else [a % n for a in axes]
+    return transpose(x, (0, *(a + 1 for a in axes)))
+
+
+def _expand_dims_batch(prim, args, batched):
+    x, axis = args
+    return expand_dims(x, axis % len(shape_of(x)) + 1)
+
+
+def _squeeze_batch(prim, args, batched, axis=None):
+    x, *rest = args
+    axis = rest[0] if rest else axis
+    example = shape_of(x)[1:]
+    if axis is None:
+        axes = tuple(i for i, s in enumerate(example) if s == 1)
+    else:
+        axes = tuple(a % len(example) for a in ((axis,) if np.ndim(axis) == 0 else axis))
+    return squeeze(x, tuple(a + 1 for a in axes)) if axes else x
+
+
+def _lift(x, ndim: int):
+    """A batched x with size-1 axes after the batch axis, up to ``ndim`` example axes."""
+    shape = shape_of(x)
+    missing = ndim - (len(shape) - 1)
+    return reshape(x, (shape[0],) + (1,) * missing + tuple(shape[1:])) if missing > 0 else x
+
+
+def _broadcast_to_batch(prim, args, batched):
+    x, shape = args
+    shape = tuple(shape)
+    return broadcast_to(_lift(x, len(shape)), (_size(x), *shape))
+
+
+def _sum_to_batch(prim, args, batched):
+    x, shape = args
+    big = shape_of(x)[1:]
+    lead = len(big) - len(shape)
+    axes = tuple(range(1, lead + 1)) + tuple(
+        lead + 1 + i for i, s in enumerate(shape) if s == 1 and big[lead + i] != 1
+    )
+    if axes:
+        x = np.add.reduce(x, axis=axes) if type(x) is np.ndarray else _sum(x, axes)
+    return reshape(x, (_size(x), *shape))
+
+
+def _sum(x, axes):
+    from .reductions import sum as sum_
+
+    return sum_(x, axis=axes)
+
+
+def _batched_index(index):
+    """``index`` behind a full slice for the batch axis, if NumPy then keeps the batch axis
+    first (its advanced parts, if any, side by side); None when it would not."""
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = [
+        i
+        for i, p in enumerate(parts)
+        if isinstance(p, (list, np.ndarray))
+        or (np.ndim(p) == 0 and isinstance(p, (int, np.integer)))
+    ]
+    arrays = [i for i in advanced if isinstance(parts[i], (list, np.ndarray))]
+    if arrays and advanced != list(range(advanced[0], advanced[0] + len(advanced))):
+        return None
+    return (slice(None), *parts)
+
+
+def _getitem_batch(prim, args, batched):
+    x, index = args
+    if not batched[1]:
+        full = _batched_index(index)
+        if full is not None:
+            return getitem(x, full)
+    elif not isinstance(index, tuple) and np.asarray(index).dtype.kind in "iu":
+        if not batched[0]:
+            return getitem(x, index)
+        rows = np.arange(_size(x)).reshape((-1,) + (1,) * (np.ndim(index) - 1))
+        return getitem(x, (rows, index))
+    from ..batching import loop
+
+    return loop(
+        prim, "getitem (this kind of index)", args, batched, _size(args[batched.index(True)]), {}
+    )
+
+
+def _untake_batch(prim, args, batched):
+    g, index, shape = args
+    if not batched[1]:
+        full = _batched_index(index)
+        if full is not None:
+            return untake(g, full, (_size(g), *shape))
+    elif not isinstance(index, tuple) and np.asarray(index).dtype.kind in "iu":
+        size = _size(index)
+        if not batched[0]:
+            g = broadcast_to(g, (size, *shape_of(g)))
+        rows = np.arange(size).reshape((-1,) + (1,) * (np.ndim(index) - 1))
+        return untake(g, (rows, index), (size, *shape))
+    from ..batching import loop
+
+    return loop(
+        prim, "untake (this kind of index)", args, batched, _size(args[batched.index(True)]), {}
+    )
+
+
+def _concatenate_batch(prim, args, batched):
+    axis, arrays = args[0], args[1:]
+    size = next(_size(a) for a, b in zip(arrays, batched[1:], strict=True) if b)
+    arrays = [
+        a if b else broadcast_to(a, (size, *shape_of(a)))
+        for a, b in zip(arrays, batched[1:], strict=True)
+    ]
+    return concatenate_args(axis + 1, *arrays)
+
+
 # The forward functions call ndarray methods where they can: np.reshape, np.transpose and
 # np.expand_dims add 1-3 µs of Python each, which is most of their cost on small arrays.
 def _reshape(x, shape):
@@ -34,6 +164,7 @@ reshape = defprimitive(
     vjp={0: lambda g, ans, x, shape: reshape(g, shape_of(x))},
     jvp={0: lambda t, ans, x, shape: reshape(t, shape)},
     doc="x with a new shape (one entry may be -1)",
+    batch=_reshape_batch,
 )
 
 
@@ -47,6 +178,7 @@ transpose = defprimitive(
     vjp={0: lambda g, ans, x, axes=None: transpose(g, _inverse(axes, len(shape_of(x))))},
     jvp={0: lambda t, ans, x, axes=None: transpose(t, axes)},
     doc="permute axes (default: reverse them)",
+    batch=_transpose_batch,
 )
 
 expand_dims = defprimitive(
@@ -55,6 +187,7 @@ expand_dims = defprimitive(
     vjp={0: lambda g, ans, x, axis: reshape(g, shape_of(x))},
     jvp={0: lambda t, ans, x, axis: expand_dims(t, axis)},
     doc="insert a size-1 axis at position axis",
+    batch=_expand_dims_batch,
 )
 
 squeeze = defprimitive(
@@ -63,6 +196,7 @@ squeeze = defprimitive(
     vjp={0: lambda g, ans, x, axis=None: reshape(g, shape_of(x))},
     jvp={0: lambda t, ans, x, axis=None: squeeze(t, axis)},
     doc="drop size-1 axes (all, or those in axis)",
+    batch=_squeeze_batch,
 )
 
 
@@ -105,6 +239,7 @@ broadcast_to = defprimitive(
     vjp={0: lambda g, ans, x, shape: sum_to(g, shape_of(x))},
     jvp={0: lambda t, ans, x, shape: broadcast_to(t, shape)},
     doc="x repeated along new or size-1 axes to reach shape",
+    batch=_broadcast_to_batch,
 )
 
 sum_to = defprimitive(
@@ -113,6 +248,7 @@ sum_to = defprimitive(
     vjp={0: lambda g, ans, x, shape: broadcast_to(g, shape_of(x))},
     jvp={0: lambda t, ans, x, shape: sum_to(t, shape)},
     doc="the adjoint of broadcast_to: sum x down to shape",
+    batch=_sum_to_batch,
 )
 
 
@@ -137,6 +273,7 @@ getitem = defprimitive(
     vjp={0: lambda g, ans, x, index: untake(g, index, shape_of(x))},
     jvp={0: lambda t, ans, x, index: getitem(t, index)},
     doc="x[index]: basic slicing, boolean masks and integer-array indexing",
+    batch=_getitem_batch,
 )
 
 untake = defprimitive(
@@ -145,6 +282,7 @@ untake = defprimitive(
     vjp={0: lambda g, ans, x, index, shape: getitem(g, index)},
     jvp={0: lambda t, ans, x, index, shape: untake(t, index, shape)},
     doc="the adjoint of getitem: scatter-add into zeros",
+    batch=_untake_batch,
 )
 
 
@@ -173,6 +311,7 @@ concatenate_args = defprimitive(
     vjp=Variadic(1, lambda k, g, ans, axis, *arrays: _piece(g, axis, arrays, k)),
     jvp=Variadic(1, lambda k, t, ans, axis, *arrays: _tangent_block(t, axis, arrays, k)),
     doc="arrays joined along axis (positional form: axis first)",
+    batch=_concatenate_batch,
 )
 
 
