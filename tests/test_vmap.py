@@ -142,3 +142,29 @@ def test_primitive_without_batching_rule_loops_and_warns_once_by_name():
 def test_errors(call, match):
     with pytest.raises((TypeError, ValueError), match=match if match != "TypeError" else None):
         call()
+
+
+def test_batched_integer_indices_pick_and_scatter_per_example():
+    """x[i] with i batched (labels): plain, negative, 2-D, nested in two vmaps, and the
+    gradient (a scatter) of each, against a loop."""
+    A = RNG.standard_normal((4, 5, 3))
+    idx = np.array([[0, -1], [4, 2], [-5, 1], [3, 3]])
+
+    def pick(a, i):
+        return anp.sum(a[i] ** 2)
+
+    got = autodiff.vmap(pick)(A, idx)
+    np.testing.assert_allclose(got, [pick(a, i) for a, i in zip(A, idx, strict=True)])
+    g = autodiff.vmap(autodiff.grad(pick))(A, idx)
+    np.testing.assert_allclose(g, [autodiff.grad(pick)(a, i) for a, i in zip(A, idx, strict=True)])
+    # two levels: replicates × samples, the label batched on both, the table on the outer only
+    labels = RNG.integers(-3, 3, (2, 6))
+    tables = RNG.standard_normal((2, 3))
+    inner = autodiff.vmap(lambda t, y: t[y] * 2.0, in_axes=(None, 0))
+    got = autodiff.vmap(inner)(tables, labels)
+    np.testing.assert_allclose(got, 2 * np.take_along_axis(tables, labels % 3, axis=1))
+    g = autodiff.grad(lambda t: anp.sum(autodiff.vmap(inner)(t, labels) ** 2))(tables)
+    want = np.zeros_like(tables)
+    for r in range(2):
+        np.add.at(want[r], labels[r] % 3, 8 * tables[r, labels[r] % 3])
+    np.testing.assert_allclose(g, want)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import shape_of, unbox
+from ..core import plain, shape_of, unbox
 from .registry import Variadic, defprimitive
 
 
@@ -94,22 +94,35 @@ def _batched_index(index):
     return (slice(None), *parts)
 
 
+def _is_int_array_index(index) -> bool:
+    return not isinstance(index, tuple) and np.result_type(plain(index)).kind in "iu"
+
+
+def _flat_rows(index, size: int, n: int):
+    """A batched integer index into axis 0 of each example (of length n) as an index into
+    the batch flattened to size·n rows: index mod n, plus n times the example's number."""
+    from .elementwise import where
+
+    index = where(unbox(index) < 0, index + n, index)
+    return index + (np.arange(size) * n).reshape((-1,) + (1,) * (len(shape_of(index)) - 1))
+
+
 def _getitem_batch(prim, args, batched):
     x, index = args
     if not batched[1]:
         full = _batched_index(index)
         if full is not None:
             return getitem(x, full)
-    elif not isinstance(index, tuple) and np.asarray(index).dtype.kind in "iu":
+    elif _is_int_array_index(index):
         if not batched[0]:
             return getitem(x, index)
-        rows = np.arange(_size(x)).reshape((-1,) + (1,) * (np.ndim(index) - 1))
-        return getitem(x, (rows, index))
+        size, n = shape_of(x)[:2]
+        flat = reshape(x, (size * n, *shape_of(x)[2:]))
+        return getitem(flat, _flat_rows(index, size, n))
     from ..batching import loop
 
-    return loop(
-        prim, "getitem (this kind of index)", args, batched, _size(args[batched.index(True)]), {}
-    )
+    size = shape_of(args[batched.index(True)])[0]
+    return loop(prim, "getitem (this kind of index)", args, batched, size, {})
 
 
 def _untake_batch(prim, args, batched):
@@ -118,17 +131,17 @@ def _untake_batch(prim, args, batched):
         full = _batched_index(index)
         if full is not None:
             return untake(g, full, (_size(g), *shape))
-    elif not isinstance(index, tuple) and np.asarray(index).dtype.kind in "iu":
-        size = _size(index)
+    elif _is_int_array_index(index):
+        size = shape_of(index)[0]
         if not batched[0]:
             g = broadcast_to(g, (size, *shape_of(g)))
-        rows = np.arange(size).reshape((-1,) + (1,) * (np.ndim(index) - 1))
-        return untake(g, (rows, index), (size, *shape))
+        n = shape[0]
+        out = untake(g, _flat_rows(index, size, n), (size * n, *shape[1:]))
+        return reshape(out, (size, *shape))
     from ..batching import loop
 
-    return loop(
-        prim, "untake (this kind of index)", args, batched, _size(args[batched.index(True)]), {}
-    )
+    size = shape_of(args[batched.index(True)])[0]
+    return loop(prim, "untake (this kind of index)", args, batched, size, {})
 
 
 def _concatenate_batch(prim, args, batched):
