@@ -29,7 +29,7 @@ def batch_call(prim, argvals, parents, size: int, kwargs):
         batched[i] = True
     if prim.batch is None:
         return loop(prim, prim.name, argvals, batched, size, kwargs)
-    return prim.batch(prim, argvals, tuple(batched), **kwargs)
+    return prim.batch(prim, argvals, batched, **kwargs)
 
 
 def loop(fun, name: str, args, batched, size: int, kwargs):
@@ -116,38 +116,42 @@ def vmap(f, in_axes=0, out_axes=0):
     ``out_axes``). Example: per-example gradients ``vmap(grad(loss), in_axes=(None, 0))``.
     """
 
+    in_cache: dict = {}  # the axis of each input leaf, by the inputs' structure
+    out_cache: dict = {}  # likewise for the outputs
+
     @functools.wraps(f)
     def vmapped(*args, **kwargs):
         leaves, in_def = tree_flatten(args)
-        axes = _leaf_axes(in_axes, args, in_def, "in_axes")
-        sizes = {}
-        for leaf, ax in zip(leaves, axes, strict=True):
-            if ax is not None:
-                shape = shape_of(leaf)
-                if not -len(shape) <= ax < len(shape):
-                    raise ValueError(
-                        f"vmap: in_axes {ax} is out of range for an input of shape {shape}"
-                    )
-                sizes.setdefault(shape[ax], shape)
-        if not sizes:
+        axes = in_cache.get(in_def)
+        if axes is None:
+            axes = in_cache[in_def] = _leaf_axes(in_axes, args, in_def, "in_axes")
+        size, node, trace = None, None, new_trace()
+        boxed = list(leaves)
+        for k, (leaf, ax) in enumerate(zip(leaves, axes, strict=True)):
+            if ax is None:
+                continue
+            shape = shape_of(leaf)
+            if not -len(shape) <= ax < len(shape):
+                raise ValueError(
+                    f"vmap: in_axes {ax} is out of range for an input of shape {shape}"
+                )
+            if size is None:
+                size, node = shape[ax], BatchNode(shape[ax])
+            elif shape[ax] != size:
+                raise ValueError(
+                    f"vmap: the mapped inputs have different batch sizes {size} and "
+                    f"{shape[ax]} (shape {shape})"
+                )
+            boxed[k] = Box(leaf if ax == 0 else _moveaxis(leaf, ax, 0), trace, node)
+        if size is None:
             raise ValueError("vmap: every in_axes is None, so there is nothing to map over")
-        if len(sizes) > 1:
-            raise ValueError(
-                "vmap: the mapped inputs have different batch sizes "
-                + ", ".join(f"{n} (shape {s})" for n, s in sizes.items())
-            )
-        (size,) = sizes
-        trace, node = new_trace(), BatchNode(size)
-        boxed = [
-            leaf if ax is None else Box(_moveaxis(leaf, ax, 0), trace, node)
-            for leaf, ax in zip(leaves, axes, strict=True)
-        ]
         out = f(*tree_unflatten(in_def, boxed), **kwargs)
         out_leaves, out_def = tree_flatten(out)
+        leaf_axes = out_cache.get(out_def)
+        if leaf_axes is None:
+            leaf_axes = out_cache[out_def] = _leaf_axes(out_axes, out, out_def, "out_axes")
         outs = []
-        for leaf, ax in zip(
-            out_leaves, _leaf_axes(out_axes, out, out_def, "out_axes"), strict=True
-        ):
+        for leaf, ax in zip(out_leaves, leaf_axes, strict=True):
             if type(leaf) is Box and leaf.trace == trace:
                 value = leaf.value
             else:
@@ -156,7 +160,7 @@ def vmap(f, in_axes=0, out_axes=0):
                 value = anp.broadcast_to(leaf, (size, *shape_of(leaf)))
             if ax is None:
                 raise ValueError("vmap: out_axes None is not supported; give an int")
-            outs.append(_moveaxis(value, 0, ax))
+            outs.append(value if ax == 0 else _moveaxis(value, 0, ax))
         return tree_unflatten(out_def, outs)
 
     return vmapped

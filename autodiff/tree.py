@@ -15,24 +15,26 @@ from __future__ import annotations
 class TreeDef:
     """The shape of a pytree without its leaves: a container kind, its keys and children."""
 
-    __slots__ = ("kind", "meta", "children", "num_leaves")
+    __slots__ = ("kind", "meta", "children", "num_leaves", "_hash")
 
     def __init__(self, kind, meta, children: tuple):
         self.kind = kind  # None for a leaf, else the container's type
         self.meta = meta  # a dict's sorted keys; None otherwise
         self.children = children
         self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self._hash = hash((kind, meta, children))  # structures key caches (vmap's axes)
 
     def __eq__(self, other) -> bool:
-        return (
+        return self is other or (
             isinstance(other, TreeDef)
+            and self._hash == other._hash
             and self.kind is other.kind
             and self.meta == other.meta
             and self.children == other.children
         )
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.meta, self.children))
+        return self._hash
 
     def __repr__(self) -> str:
         if self.kind is None:

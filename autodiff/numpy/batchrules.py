@@ -23,17 +23,19 @@ def align(args, batched, core=None):
     """``args`` with size-1 axes inserted after the batch axis of the batched ones, so that
     their loop axes (all but the ``core`` trailing axes of each) line up under NumPy
     broadcasting with the unbatched ones, which broadcast from the right."""
+    shapes = [shape_of(a) for a in args]
+    loops = [len(s) - b for s, b in zip(shapes, batched, strict=True)]  # True counts as 1
+    if core is not None:
+        loops = [k - c for k, c in zip(loops, core, strict=True)]
+    rank = max(loops)
+    if all(k == rank for k, b in zip(loops, batched, strict=True) if b):
+        return args  # the usual case: nothing to insert
     from .shapes import reshape
 
-    core = core or (0,) * len(args)
-    loops = [example_ndim(a, b) - c for a, b, c in zip(args, batched, core, strict=True)]
-    rank = max(loops)
-    out = []
-    for a, b, k in zip(args, batched, loops, strict=True):
+    out = list(args)
+    for i, (s, b, k) in enumerate(zip(shapes, batched, loops, strict=True)):
         if b and k < rank:
-            shape = shape_of(a)
-            a = reshape(a, (shape[0],) + (1,) * (rank - k) + tuple(shape[1:]))
-        out.append(a)
+            out[i] = reshape(args[i], (s[0],) + (1,) * (rank - k) + tuple(s[1:]))
     return out
 
 
@@ -93,17 +95,23 @@ def einsum(prim, args, batched):
 
 
 def matmul(prim, args, batched):
-    """Rule of matmul: 1-D operands become a row (a) or a column (b), then a gufunc on the
-    last two axes, and the added axes are dropped again."""
+    """Rule of matmul: vector·vector is a vecdot, a batch of vectors times one matrix is
+    already NumPy's matrix product; otherwise 1-D operands become a row (a) or a column (b),
+    a gufunc on the last two axes, and the added axes are dropped again."""
+    from .linalg import vecdot
     from .shapes import expand_dims, squeeze
 
     a, b = args
     a_vec, b_vec = example_ndim(a, batched[0]) == 1, example_ndim(b, batched[1]) == 1
+    if a_vec and b_vec:
+        return vecdot(*align([a, b], batched, (1, 1)))
+    if a_vec and not batched[1] and len(shape_of(b)) == 2:
+        return prim(a, b)  # (B, k) @ (k, m): a stack of rows is a matrix
     if a_vec:
         a = expand_dims(a, -2)
     if b_vec:
         b = expand_dims(b, -1)
     out = prim(*align([a, b], batched, (2, 2)))
     if a_vec or b_vec:
-        out = squeeze(out, (-2, -1) if a_vec and b_vec else -1 if b_vec else -2)
+        out = squeeze(out, -2 if a_vec else -1)
     return out

@@ -69,6 +69,8 @@ def ravel_pytree(params, key: str = "problem.init"):
         flat.append(arr.astype(float).ravel())
     shapes = [np.shape(leaf) for leaf in leaves]
     ends = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+    if len(leaves) == 1 and len(shapes[0]) == 1 and treedef.kind is None:
+        return np.concatenate(flat), lambda x: x  # one vector: nothing to cut or reshape
 
     def unravel(x):
         parts = [
