@@ -136,6 +136,24 @@ def test_custom_loss_matches_the_built_in_logistic_problem(user_module):
     )
 
 
+def test_solve_gives_a_stationary_x_star_and_records_how(user_module):
+    from sgdlab.estimators import loss_and_grad
+
+    user_module("mylogistic", LOGISTIC)
+    cfg = _custom_cfg(loss="mylogistic:loss", init="mylogistic:init", data="mylogistic:data")
+    assert not np.isfinite(make_problem(cfg.problem).constants.f_star)  # solve=false: unknown
+    cfg = _custom_cfg(
+        loss="mylogistic:loss", init="mylogistic:init", data="mylogistic:data", solve="true"
+    )
+    prob = make_problem(cfg.problem)
+    c = prob.constants
+    f, g = loss_and_grad(prob, c.x_star[None], 512)
+    np.testing.assert_allclose(f, c.f_star, rtol=1e-12)
+    assert np.linalg.norm(g) < 1e-8
+    assert np.isnan(c.L_global) and np.isnan(c.mu_global)  # never claimed for a custom loss
+    assert "gtol=1e-12" in prob.attrs["constants_source"]
+
+
 def test_custom_optimizer_and_schedule_reproduce_the_built_in_ones(user_module):
     user_module("myopt", """
         import numpy as np

@@ -204,8 +204,9 @@ def call_checked(name: str, impl, args, kwargs):
             raise TypeError(
                 f"{name} on a traced value does not support {what}; it takes {_parameters(sig)}"
             ) from None
+        given = len(args) - (1 if name.startswith("numpy.ndarray.") else 0)  # not self
         raise TypeError(
-            f"{name} on a traced value takes {_parameters(sig)}; got {len(args)} positional "
+            f"{name} on a traced value takes {_parameters(sig)}; got {given} positional "
             f"argument(s) and {', '.join(kwargs) or 'no keywords'}"
         ) from None
     return impl(*args, **kwargs)
@@ -366,7 +367,7 @@ BOX_METHODS = {
     "var": _method("var", reductions.var),
     "std": _method("std", reductions.std),
     "astype": _method("astype", _astype),
-    "copy": lambda self, order="C": self,
+    "copy": _method("copy", lambda self: self),
     "item": _drops("item"),
     "tolist": _drops("tolist"),
     "argmax": _constant("argmax"),
@@ -375,13 +376,13 @@ BOX_METHODS = {
     "all": _constant("all"),
     "any": _constant("any"),
     "nonzero": _constant("nonzero"),
-    "dot": lambda self, other: linalg.dot(self, other),
-    "reshape": _reshape_method,
-    "transpose": _transpose_method,
-    "squeeze": lambda self, axis=None: shapes.squeeze(self, axis),
-    "ravel": lambda self: shapes.reshape(self, (-1,)),
-    "flatten": lambda self: shapes.reshape(self, (-1,)),
-    "swapaxes": lambda self, a, b: shapes.swapaxes(self, a, b),
+    "dot": _method("dot", linalg.dot),
+    "reshape": _method("reshape", _reshape_method),
+    "transpose": _method("transpose", _transpose_method),
+    "squeeze": _method("squeeze", lambda self, axis=None: shapes.squeeze(self, axis)),
+    "ravel": _method("ravel", lambda self: shapes.reshape(self, (-1,))),
+    "flatten": _method("flatten", lambda self: shapes.reshape(self, (-1,))),
+    "swapaxes": _method("swapaxes", shapes.swapaxes),
     "clip": _method("clip", ew.clip),
     "repeat": _method("repeat", shapes.repeat),
 }
