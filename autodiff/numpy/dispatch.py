@@ -291,14 +291,18 @@ def _constant(name: str):
     )
 
 
-def _box_getattr(self, name):
-    """Attributes Box lacks: ndarray's public ones are a TypeError naming the method."""
-    if name[:1] != "_" and hasattr(np.ndarray, name):  # NumPy probes '__array_*__' names: fast
+def _refused(name: str):
+    """A property for ndarray's public attribute ``name``, which Box lacks: a TypeError
+    naming it (a property, not __getattr__: NumPy probes boxes for attributes on every mixed
+    operation, and a Python __getattr__ would slow each probe down)."""
+
+    def refuse(self):
         raise TypeError(
             f"numpy.ndarray.{name} has no derivative rule in autodiff; use the matching "
             "autodiff.numpy function, or autodiff.unbox(x) if no derivative is wanted"
         )
-    raise AttributeError(name)
+
+    return property(refuse)
 
 
 def _reshape_method(self, *shape):
@@ -357,7 +361,6 @@ BOX_METHODS = {
     "__ne__": _compare(np.not_equal),
     "T": property(lambda self: shapes.transpose(self)),
     "__array__": _to_array,
-    "__getattr__": _box_getattr,
     "sum": _method("sum", reductions.sum),
     "mean": _method("mean", reductions.mean),
     "max": _method("max", reductions.max),
@@ -392,6 +395,9 @@ def install() -> None:
     """Give :class:`Box` its operators and NumPy protocol methods."""
     for name, method in BOX_METHODS.items():
         setattr(Box, name, method)
+    for name in dir(np.ndarray):
+        if not name.startswith("_") and not hasattr(Box, name):
+            setattr(Box, name, _refused(name))
     Box.__hash__ = object.__hash__  # defining __eq__ must not make boxes unhashable
 
 
