@@ -202,7 +202,10 @@ class Primitive:
             if type(a) is Box and a.trace > top:
                 top = a.trace
         if top < 0:
-            return self.fun(*args, **kwargs)
+            try:  # free unless raised (Python ≥ 3.11)
+                return self.fun(*args, **kwargs)
+            except TypeError as err:
+                raise _bad_call(self, args, kwargs, err) from None
 
         argvals = list(args)
         parents = []
@@ -218,7 +221,10 @@ class Primitive:
         first = parents[0][1]
         if type(first) is VJPNode:
             # Without an outer trace, call the NumPy function directly rather than recurse.
-            ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
+            try:
+                ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
+            except TypeError as err:
+                raise _bad_call(self, argvals, kwargs, err) from None
             for i, _ in parents:
                 if i not in self.vjps:
                     raise _missing_rule(self.name, i, "reverse")
@@ -248,6 +254,21 @@ class Primitive:
         if shape_of(out) != shape_of(ans):
             out = broadcast_to(out, shape_of(ans))
         return out
+
+
+def _bad_call(prim, args, kwargs, err: TypeError) -> TypeError:
+    """``err`` as raised, unless the arguments do not fit the primitive's forward function:
+    then a TypeError naming ``autodiff.numpy.<name>`` and what it takes (not a helper's name)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(prim.fun)
+        sig.bind(*args, **kwargs)
+    except TypeError as why:
+        return TypeError(f"autodiff.numpy.{prim.name}{sig}: {why}")
+    except ValueError:
+        pass
+    return err
 
 
 def _missing_rule(name: str, argnum: int, mode: str) -> TypeError:

@@ -512,3 +512,15 @@ def test_new_functions_compose_in_a_users_loss():
         )
 
     assert autodiff.check_grad(loss, rng.standard_normal((4, 3))) < 1e-6
+
+
+def test_autodiff_numpy_calls_with_wrong_arguments_name_the_function():
+    """anp.sum(x, dtype=...) names autodiff.numpy.sum and what it takes, traced or not, not
+    the forward helper that NumPy's reduction runs in."""
+    for call in (
+        lambda: anp.sum(np.ones(3), dtype=float),
+        lambda: autodiff.grad(lambda x: anp.sum(x, dtype=float))(np.ones(3)),
+        lambda: autodiff.grad(lambda x: anp.sum(anp.transpose(x, (1, 0), 3)))(np.ones((2, 2))),
+    ):
+        with pytest.raises(TypeError, match=r"autodiff\.numpy\.(sum|transpose)\(x, "):
+            call()
