@@ -244,3 +244,31 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     assert err.count("\n") == 1 and err.startswith("sgdlab: error: "), err
     assert fragment in err, err
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".pyc") == before
+
+
+def test_csv_and_npz_data_give_x_and_y_examples(user_module, tmp_path):
+    """CSV (label column y) and NPZ (arrays X and y) data: examples {"x", "y"}, x
+    standardized, integer labels usable as indices."""
+    user_module("pick", """
+        import numpy as np
+
+        def loss(params, example):
+            return np.sum((example["x"] - params["c"][example["y"]]) ** 2)
+
+        def init():
+            return {"c": np.zeros((3, 2))}
+    """)  # fmt: skip
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)) * [1.0, 10.0] + 5.0, rng.integers(0, 3, 30)
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,y\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y, strict=True)))
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    for source in (csv, tmp_path / "d.npz"):
+        prob = make_problem(_custom_cfg(loss="pick:loss", init="pick:init", data=source).problem)
+        Z = (X - X.mean(0)) / X.std(0)
+        np.testing.assert_allclose(prob.data["x"], Z, atol=1e-12)
+        assert prob.data["y"].dtype.kind == "i" and prob.data["y"].tolist() == y.tolist()
+        x = rng.normal(size=(2, 1, 6))
+        got = prob.loss(x, {k: v[None] for k, v in prob.data.items()})
+        want = [((Z - x[r, 0].reshape(3, 2)[y]) ** 2).sum(1) for r in range(2)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
