@@ -142,21 +142,27 @@ def _sklearn(name: str) -> dict[str, np.ndarray]:
     return {"x": np.asarray(X, dtype=float), "y": np.asarray(y, dtype=float)}
 
 
-def batched_loss(x, batch, user_loss, unravel):
-    """The problem contract's loss: x (R, 1|m, d), batch leaves (R|1, m, ...) → (R, m),
-    the user's one-example loss vectorized over the samples, then over the replicates."""
-    R, k, _ = anp.shape(x)
-    lead = np.shape(next(iter(batch.values())))[:2]
-    per_sample = k > 1
+def batched_loss(user_loss, unravel):
+    """The problem contract's loss for the user's one-example loss: ``loss(x, batch)`` with
+    x (R, 1|m, d) and batch leaves (R|1, m, ...) → (R, m), vectorized over the samples,
+    then over the replicates (the vmapped functions are built once per case and reused)."""
 
     def one(v, example):
         return user_loss(unravel(v), example)
 
-    over_samples = autodiff.vmap(one, in_axes=(0 if per_sample else None, 0))
-    shared = lead[0] == 1 and R != 1
-    inputs = batch if not shared else {name: v[0] for name, v in batch.items()}
-    over_replicates = autodiff.vmap(over_samples, in_axes=(0, None if shared else 0))
-    return over_replicates(x if per_sample else x[:, 0, :], inputs)
+    @functools.cache
+    def mapped(per_sample: bool, shared: bool):
+        over_samples = autodiff.vmap(one, in_axes=(0 if per_sample else None, 0))
+        return autodiff.vmap(over_samples, in_axes=(0, None if shared else 0))
+
+    def loss(x, batch):
+        R, k, _ = anp.shape(x)
+        lead = np.shape(next(iter(batch.values())))[:2]
+        per_sample, shared = k > 1, lead[0] == 1 and R != 1
+        inputs = batch if not shared else {name: v[0] for name, v in batch.items()}
+        return mapped(per_sample, shared)(x if per_sample else x[:, 0, :], inputs)
+
+    return loss
 
 
 def _check_loss(user_loss, unravel, x0, data, spec: str) -> int:
@@ -183,7 +189,7 @@ def _check_loss(user_loss, unravel, x0, data, spec: str) -> int:
     batch = {name: v[None, :2] for name, v in data.items()}
     try:
         _, grad = autodiff.value_and_grad(
-            lambda z: anp.sum(batched_loss(anp.reshape(z, (1, 1, -1)), batch, user_loss, unravel))
+            lambda z: anp.sum(batched_loss(user_loss, unravel)(anp.reshape(z, (1, 1, -1)), batch))
         )(x0)
         _, vjp_fn = autodiff.vjp(lambda z: user_loss(unravel(z), example), x0)
     except Exception as err:  # noqa: BLE001
@@ -221,7 +227,7 @@ def build(cfg) -> Problem:
         raise ConfigError(f"problem.init={str(cfg.init)!r} failed: {describe(err)}") from None
     x0, unravel = ravel_pytree(params)
     floats = _check_loss(user_loss, unravel, x0, arrays, str(cfg.loss))
-    loss = functools.partial(batched_loss, user_loss=user_loss, unravel=unravel)
+    loss = batched_loss(user_loss, unravel)
     solve = bool(cfg.solve)
     attrs = {
         "custom_loss": str(cfg.loss),
