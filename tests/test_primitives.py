@@ -572,6 +572,7 @@ NUMPY_CASES = {
         lambda x: np.take_along_axis(x, np.array([[2, 0, 2], [1, 1, 0]]), axis=1),
         [_x(2, 3)],
     ),
+    np.take: (lambda x: np.take(x, np.array([[2, 0], [-1, 2]]), axis=1), [_x(2, 3, 2)]),
     np.tile: (lambda x: np.tile(x, (2, 1, 2)), [_x(2, 3)]),
     np.repeat: (lambda x: np.repeat(x, [1, 0, 3], axis=1), [_x(2, 3)]),
     np.pad: (lambda x: np.pad(x, ((1, 0), (2, 1)), constant_values=0.5), [_x(2, 3)]),

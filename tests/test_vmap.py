@@ -168,3 +168,28 @@ def test_batched_integer_indices_pick_and_scatter_per_example():
     for r in range(2):
         np.add.at(want[r], labels[r] % 3, 8 * tables[r, labels[r] % 3])
     np.testing.assert_allclose(g, want)
+
+
+def test_tuple_of_batched_integer_indices():
+    """x[i, j] with i, j batched (negative too), one of them unbatched, and its gradient;
+    a plain table indexed by a batched label goes through autodiff.numpy.take (np.take and
+    table[i] cannot be intercepted: NumPy does not dispatch on the indices)."""
+    M = RNG.standard_normal((3, 4, 2))
+    i, j = np.array([0, -1, 2, 1, -3]), np.array([3, 0, -2, 1, 2])
+    Ms = np.stack([M * (1 + k) for k in range(5)])
+
+    def pick(m, a, b):
+        return anp.sum(m[a, b] ** 2) + m[a, 1][0]
+
+    got = autodiff.vmap(pick)(Ms, i, j)
+    np.testing.assert_allclose(got, [pick(m, a, b) for m, a, b in zip(Ms, i, j, strict=True)])
+    g = autodiff.vmap(autodiff.grad(pick), in_axes=(None, 0, 0))(M, i, j)
+    want = [autodiff.grad(pick)(M, a, b) for a, b in zip(i, j, strict=True)]
+    np.testing.assert_allclose(g, want)
+    table = np.arange(4.0) * 10
+    got = autodiff.vmap(lambda a: anp.take(table, a) * 2)(np.array([3, 0, -1]))
+    np.testing.assert_allclose(got, [60.0, 0.0, 60.0])
+    with pytest.raises(TypeError, match=r"autodiff\.numpy\.take"):
+        autodiff.vmap(lambda a: table[a])(np.array([3, 0]))
+    with pytest.raises(TypeError, match=r"numpy\.take has no derivative .*autodiff\.numpy\.take"):
+        autodiff.vmap(lambda a: np.take(table, a))(np.array([3, 0]))

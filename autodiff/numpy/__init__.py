@@ -98,6 +98,7 @@ from .shapes import (
     stack,
     sum_to,
     swapaxes,
+    take,
     take_along_axis,
     tile,
     transpose,

@@ -99,6 +99,7 @@ FUNCTIONS = {
     np.linalg.cholesky: linalg.cholesky,
     np.linalg.slogdet: linalg.slogdet,
     np.take_along_axis: shapes.take_along_axis,
+    np.take: shapes.take,
     np.tile: shapes.tile,
     np.repeat: shapes.repeat,
     np.pad: shapes.pad,
@@ -230,6 +231,8 @@ def _library_caller() -> str | None:
         root = module.split(".")[0]
         if root in ("scipy", "numpy"):
             public = ".".join(p for p in module.split(".") if not p.startswith("_"))
+            if root == "numpy" and public in ("numpy.fromnumeric", "numpy.numeric"):
+                public = "numpy"  # numpy._core.fromnumeric.take is numpy.take
             found = f"{public}.{frame.f_code.co_name}"
         elif root != "autodiff" or found:
             break
@@ -249,11 +252,12 @@ def _to_array(self, dtype=None, copy=None):
     raise TypeError(
         "a traced value cannot be turned into a plain NumPy array: that would drop its "
         "derivative. Use autodiff.numpy functions (or plain NumPy ufuncs) on it, or "
-        "autodiff.unbox(x) if you really want the value without its derivative."
+        "autodiff.unbox(x) if you really want the value without its derivative (to index a "
+        "plain NumPy array with a traced or vmapped index i, write autodiff.numpy.take(array, i))."
     )
 
 
-_ANP_NAMES = {"logsumexp", "softmax", "log_softmax", "erf", "expit", "norm", "solve", "inv"}
+_ANP_NAMES = {"logsumexp", "softmax", "log_softmax", "erf", "expit", "norm", "solve", "inv", "take"}
 
 
 def _method(name: str, impl):
@@ -320,11 +324,32 @@ def _compare(op):
 def _getitem(self, index):
     index = shapes.index_value(index)
     if isinstance(index, tuple) and any(type(i) is Box for i in index):
-        raise TypeError(
-            "indexing with a tuple holding a value batched by autodiff.vmap is not supported; "
-            "index with that value alone (x[i]), or use np.take_along_axis"
-        )
+        return _gather(self, index)
     return shapes.getitem(self, index)
+
+
+def _gather(x, parts):
+    """``x[i, j, ...]`` with integer indices some of which are batched by vmap: one index
+    into x's leading axes flattened, ((i mod n₀)·n₁ + (j mod n₁))·n₂ + ..., which vmap
+    batches like any single integer index."""
+    shape = shape_of(x)
+    ok = len(parts) <= len(shape) and all(
+        type(p) is Box or (np.ndim(p) >= 0 and np.result_type(p).kind in "iu")
+        for p in parts
+        if not isinstance(p, slice)
+    )
+    if not ok or any(isinstance(p, slice) or p is None or p is Ellipsis for p in parts):
+        raise TypeError(
+            "indexing with a tuple holding a value batched by autodiff.vmap takes integer "
+            "indices only (x[i, j]); for slices with a batched index use np.take_along_axis"
+        )
+    flat = 0
+    for part, n in zip(parts, shape, strict=False):
+        part = ew.where(unbox(part) < 0, part + n, part)
+        flat = flat * n + part
+    k = len(parts)
+    rows = int(np.prod(shape[:k]))
+    return shapes.getitem(shapes.reshape(x, (rows, *shape[k:])), flat)
 
 
 BOX_METHODS = {

@@ -509,3 +509,19 @@ def diag(v, k: int = 0):
     if len(shape) == 2:
         return getitem(v, _diagonal_index(shape[0], shape[1], k))
     raise ValueError(f"numpy.diag: input must be 1-D or 2-D, got {len(shape)}-D")
+
+
+def take(a, indices, axis=None):
+    """Entries of ``a`` at integer ``indices`` along ``axis`` (None: the flat array), as
+    ``np.take``; the indices may be traced or batched (by vmap), the array plain or traced."""
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis = _axis(axis, len(shape_of(a)), "take")
+    if axis == 0:
+        return getitem(a, indices)
+    order = (axis, *(i for i in range(len(shape_of(a))) if i != axis))
+    picked = getitem(transpose(a, order), indices)  # (*indices.shape, others...)
+    k = len(shape_of(indices))
+    rest = len(shape_of(a)) - 1
+    back = tuple(range(k, k + axis)) + tuple(range(k)) + tuple(range(k + axis, k + rest))
+    return transpose(picked, back)
