@@ -17,6 +17,9 @@ How differentiation works here, in one screen:
   - in a forward-mode trace, the new node carries the tangent, computed at once
     from the JVP rules.
 
+  - in a batching trace (:func:`autodiff.vmap`), the value carries a leading batch axis
+    and the primitive's batching rule computes the batched answer (see ``batching``).
+
 * Derivative rules are written with primitives themselves, so when they run on
   values that are boxes of an outer trace, that outer trace records them:
   this is what makes higher derivatives (``hvp``, ``jacobian(grad(f))``) work.
@@ -52,16 +55,26 @@ class Box:
         return f"Box({self.value!r}, trace={self.trace})"
 
     # Array-like, read-only facts about the value (none of them is differentiable).
-    shape = property(lambda self: shape_of(self.value))
-    ndim = property(lambda self: len(shape_of(self.value)))
-    size = property(lambda self: int(np.prod(shape_of(self.value))))
-    dtype = property(lambda self: np.result_type(unbox(self.value)))
+    shape = property(lambda self: shape_of(self))
+    ndim = property(lambda self: len(shape_of(self)))
+    size = property(lambda self: int(np.prod(shape_of(self))))
+    dtype = property(lambda self: np.result_type(plain(self)))
 
     def __len__(self) -> int:
-        return len(self.value)
+        shape = shape_of(self)
+        if not shape:
+            raise TypeError("len() of a 0-d traced value")
+        return shape[0]
 
     def __bool__(self) -> bool:
-        return bool(unbox(self.value))
+        value = unbox(self)
+        if type(value) is Box:
+            raise TypeError(
+                "the truth value of a value batched by autodiff.vmap differs between examples: "
+                "Python control flow on it (if, while, and, or) is not supported under vmap; "
+                "use np.where instead"
+            )
+        return bool(value)
 
     __hash__ = object.__hash__
 
@@ -82,17 +95,35 @@ class Box:
 
 
 def unbox(x):
-    """The plain value inside ``x``, with every level of boxing removed (no derivative)."""
+    """The value inside ``x`` without its derivative: every level of differentiation boxing
+    removed. Under :func:`autodiff.vmap` the answer stays batched (a batching box around the
+    plain values), so that constants computed from it keep one value per example."""
+    while type(x) is Box:
+        if type(x.node) is BatchNode:
+            inner = unbox(x.value)
+            return x if inner is x.value else Box(inner, x.trace, x.node)
+        x = x.value
+    return x
+
+
+def plain(x):
+    """The plain array inside ``x``, every box removed, batching too (a vmapped value gives
+    the whole batch): for dtypes, and for code that knows what it is doing."""
     while type(x) is Box:
         x = x.value
     return x
 
 
 def shape_of(x) -> tuple:
-    """Shape of an array, a box or a Python scalar (``()``), without touching NumPy dispatch."""
+    """Shape of an array, a box or a Python scalar (``()``), without touching NumPy dispatch.
+    A value batched by vmap has the shape of one example (the batch axis is hidden)."""
+    drop = 0
     while type(x) is Box:
+        if type(x.node) is BatchNode:
+            drop += 1
         x = x.value
-    return getattr(x, "shape", ())
+    shape = getattr(x, "shape", ())
+    return shape[drop:] if drop else shape
 
 
 class VJPNode:
@@ -130,6 +161,16 @@ class JVPNode:
         self.tangent = tangent
 
 
+class BatchNode:
+    """The node shared by every value of one batching trace: ``size`` examples, stacked on
+    the value's leading axis."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int):
+        self.size = size
+
+
 class Primitive:
     """A NumPy function with its derivative rules; calling it on boxes records it.
 
@@ -137,17 +178,20 @@ class Primitive:
     the output cotangent ``g``; ``jvps[i](t, ans, *args, **kwargs)`` returns the
     output tangent due to the tangent ``t`` of argument i. Either may be written
     for the broadcast shape: the tracer sums a cotangent back to the argument's
-    shape and broadcasts a tangent up to the answer's shape.
+    shape and broadcasts a tangent up to the answer's shape. ``batch(args, batched,
+    **kwargs)`` computes the answer for a batch of examples (see ``autodiff.batching``);
+    None means a loop over the examples.
     """
 
-    __slots__ = ("name", "fun", "vjps", "jvps", "doc")
+    __slots__ = ("name", "fun", "vjps", "jvps", "doc", "batch")
 
-    def __init__(self, name: str, fun, vjps: dict, jvps: dict, doc: str | None = None):
+    def __init__(self, name: str, fun, vjps: dict, jvps: dict, doc: str | None = None, batch=None):
         self.name = name
         self.fun = fun
         self.vjps = vjps
         self.jvps = jvps
         self.doc = doc or getattr(fun, "__doc__", None)
+        self.batch = batch
 
     def __repr__(self) -> str:
         return f"<autodiff primitive {self.name}>"
@@ -158,7 +202,10 @@ class Primitive:
             if type(a) is Box and a.trace > top:
                 top = a.trace
         if top < 0:
-            return self.fun(*args, **kwargs)
+            try:  # free unless raised (Python ≥ 3.11)
+                return self.fun(*args, **kwargs)
+            except TypeError as err:
+                raise _bad_call(self, args, kwargs, err) from None
 
         argvals = list(args)
         parents = []
@@ -171,10 +218,13 @@ class Primitive:
                     outer = outer or type(a.value) is Box
                 else:
                     outer = True
-        # Without an outer trace, call the NumPy function directly rather than recurse.
-        ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
         first = parents[0][1]
         if type(first) is VJPNode:
+            # Without an outer trace, call the NumPy function directly rather than recurse.
+            try:
+                ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
+            except TypeError as err:
+                raise _bad_call(self, argvals, kwargs, err) from None
             for i, _ in parents:
                 if i not in self.vjps:
                     raise _missing_rule(self.name, i, "reverse")
@@ -187,6 +237,9 @@ class Primitive:
             node = VJPNode(self, argvals, kwargs, ans, tuple(parents), first.tape)
             tape.append(node)
             return Box(ans, top, node)
+        if type(first) is BatchNode:
+            return Box(batch_call(self, argvals, parents, first.size, kwargs), top, first)
+        ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
         return Box(ans, top, JVPNode(self._tangent(parents, ans, argvals, kwargs)))
 
     def _tangent(self, parents, ans, argvals, kwargs):
@@ -203,6 +256,21 @@ class Primitive:
         return out
 
 
+def _bad_call(prim, args, kwargs, err: TypeError) -> TypeError:
+    """``err`` as raised, unless the arguments do not fit the primitive's forward function:
+    then a TypeError naming ``autodiff.numpy.<name>`` and what it takes (not a helper's name)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(prim.fun)
+        sig.bind(*args, **kwargs)
+    except TypeError as why:
+        return TypeError(f"autodiff.numpy.{prim.name}{sig}: {why}")
+    except ValueError:
+        pass
+    return err
+
+
 def _missing_rule(name: str, argnum: int, mode: str) -> TypeError:
     return TypeError(
         f"autodiff.numpy.{name} has no {mode}-mode derivative rule for argument {argnum}; "
@@ -214,6 +282,8 @@ def _missing_rule(name: str, argnum: int, mode: str) -> TypeError:
 # cotangent back to a broadcast input, broadcasting a tangent, accumulating).
 # autodiff.numpy registers them and installs them here with `use_shape_ops`.
 add = sum_to = broadcast_to = None
+# autodiff.batching installs the function that runs a primitive on a batch of examples.
+batch_call = None
 
 
 def use_shape_ops(add_prim, sum_to_prim, broadcast_to_prim) -> None:

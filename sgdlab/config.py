@@ -72,6 +72,21 @@ class MLPConfig(LogisticConfig):
     hidden: int = MISSING
 
 
+@dataclass
+class CustomProblemConfig:
+    """``problem=custom``: your own per-example loss, data and initial parameters
+    (see ``sgdlab.problems.custom``)."""
+
+    name: str = MISSING
+    loss: str = MISSING
+    data: str = MISSING
+    init: str = MISSING
+    solve: bool = MISSING
+    label: str = MISSING
+    standardize: bool = MISSING
+    seed: int = MISSING
+
+
 # ---- optimizers -----------------------------------------------------------------------------
 
 
@@ -121,6 +136,14 @@ class SVRGConfig(SGDConfig):
     inner: int = MISSING  # steps between snapshots; 0 = one epoch (n/b steps)
 
 
+@dataclass
+class CustomOptimizerConfig(SGDConfig):
+    """``optimizer=custom``: ``make`` (module:function) called with ``params`` builds it."""
+
+    make: str = MISSING
+    params: Any = MISSING  # a dict of keyword arguments for make
+
+
 # ---- schedules and samplers -----------------------------------------------------------------
 
 
@@ -144,6 +167,13 @@ class StepDecayConfig(ScheduleConfig):
 
     factor: float = MISSING
     every: int = MISSING
+
+
+@dataclass
+class CustomScheduleConfig(ScheduleConfig):
+    """``schedule=custom``: ``fn`` (module:function), η_t = fn(t, lr, horizon)."""
+
+    fn: str = MISSING
 
 
 @dataclass
@@ -226,6 +256,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "least_squares": LeastSquaresConfig,
         "logistic": LogisticConfig,
         "mlp": MLPConfig,
+        "custom": CustomProblemConfig,
     },
     "optimizer": {
         "sgd": SGDConfig,
@@ -235,6 +266,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "rmsprop": RMSPropConfig,
         "adam": AdamConfig,
         "svrg": SVRGConfig,
+        "custom": CustomOptimizerConfig,
     },
     "schedule": {
         "constant": ScheduleConfig,
@@ -242,6 +274,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "inverse_sqrt": ScheduleConfig,
         "horizon_sqrt": ScheduleConfig,
         "step_decay": StepDecayConfig,
+        "custom": CustomScheduleConfig,
     },
     "sampler": {
         name: SamplerConfig for name in ("with_replacement", "reshuffle", "shuffle_once", "cyclic")

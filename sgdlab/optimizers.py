@@ -190,6 +190,49 @@ def svrg(*, inner: int) -> Optimizer:
     return Optimizer(init, update, estimate)
 
 
+def custom(*, make: str, params) -> Optimizer:
+    """Your own optimizer: ``make`` (``module:function`` or ``path/to/file.py:function``) is
+    called with the keyword arguments ``params`` and returns an :class:`Optimizer`, an
+    ``(init, update)`` or ``(init, update, estimate)`` tuple, or an object with ``init`` and
+    ``update`` (and optionally ``estimate``) attributes, meeting the contract above; without
+    ``estimate``, g_t is the minibatch gradient. Checked on a small probe before any work."""
+    from .errors import ConfigError
+    from .plugins import describe, load_function
+
+    factory = load_function(make, "optimizer.make")
+    kwargs = dict(params or {})
+    try:
+        built = factory(**kwargs)
+    except Exception as err:  # noqa: BLE001 - the user's factory failed
+        raise ConfigError(f"optimizer.make={make!r} failed: {describe(err)}") from None
+    if isinstance(built, tuple) and not isinstance(built, Optimizer) and len(built) in (2, 3):
+        parts = tuple(built)
+    else:
+        parts = tuple(getattr(built, k, None) for k in ("init", "update", "estimate"))
+    init, update = parts[0], parts[1]
+    estimate = parts[2] if len(parts) > 2 and parts[2] is not None else minibatch_estimate
+    if not (callable(init) and callable(update) and callable(estimate)):
+        raise ConfigError(
+            f"optimizer.make={make!r}: must return (init, update) functions (or an object with "
+            f"init and update), got {type(built).__name__}"
+        )
+    x = np.zeros((2, 3))
+    try:
+        state = init(x)
+        x_new, _ = update(np.ones((2, 3)), x, state, 0.1)
+    except Exception as err:  # noqa: BLE001
+        raise ConfigError(
+            f"optimizer.make={make!r}: init(x) then update(g, x, state, lr) on x of shape (2, 3) "
+            f"failed: {describe(err)}"
+        ) from None
+    if np.shape(x_new) != (2, 3):
+        raise ConfigError(
+            f"optimizer.make={make!r}: update must return (x_new, state) with x_new of x's shape "
+            f"(R, d); got shape {np.shape(x_new)} for x of shape (2, 3)"
+        )
+    return Optimizer(init, update, estimate)
+
+
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": sgd,
     "momentum": momentum,
@@ -198,6 +241,7 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "rmsprop": rmsprop,
     "adam": adam,
     "svrg": svrg,
+    "custom": custom,
 }
 
 

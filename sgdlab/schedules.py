@@ -44,12 +44,37 @@ def step_decay(lr: float, horizon: int, *, factor: float, every: int) -> Schedul
     return lambda t: lr * factor ** (np.asarray(t) // every)
 
 
+def custom(lr: float, horizon: int, *, fn: str) -> Schedule:
+    """Your own schedule: η_t = fn(t, lr, horizon) for ``fn`` named by ``module:function`` or
+    ``path/to/file.py:function``; t is an int or an integer array (answer of its shape),
+    lr = η₀ and horizon = T. Checked on t = 0, 1, 2 before any work (finite, ≥ 0)."""
+    from .errors import ConfigError
+    from .plugins import describe, load_function
+
+    user = load_function(fn, "schedule.fn")
+
+    def schedule(t):
+        return np.asarray(user(np.asarray(t), lr, horizon), dtype=float)
+
+    try:
+        probe = schedule(np.arange(3))
+    except Exception as err:  # noqa: BLE001 - the user's function failed
+        raise ConfigError(f"schedule.fn={fn!r} failed on t = [0, 1, 2]: {describe(err)}") from None
+    if probe.shape != (3,) or not np.all(np.isfinite(probe)) or np.any(probe < 0):
+        raise ConfigError(
+            f"schedule.fn={fn!r}: must return finite step sizes ≥ 0 of t's shape; on t = "
+            f"[0, 1, 2] it returned {probe!r}"
+        )
+    return schedule
+
+
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
     "constant": constant,
     "inverse_time": inverse_time,
     "inverse_sqrt": inverse_sqrt,
     "horizon_sqrt": horizon_sqrt,
     "step_decay": step_decay,
+    "custom": custom,
 }
 
 

@@ -39,10 +39,10 @@ def test_help_and_cfg_show_groups_and_options(tmp_path):
     out = sgdlab_cmd(["--help"], tmp_path)
     assert out.returncode == 0
     for line in [
-        "problem: least_squares, logistic, lsq1d, mean, mlp",
+        "problem: custom, least_squares, logistic, lsq1d, mean, mlp",
         "sampler: cyclic, reshuffle, shuffle_once, with_replacement",
-        "optimizer: adagrad, adam, momentum, nesterov, rmsprop, sgd, svrg",
-        "schedule: constant, horizon_sqrt, inverse_sqrt, inverse_time, step_decay",
+        "optimizer: adagrad, adam, custom, momentum, nesterov, rmsprop, sgd, svrg",
+        "schedule: constant, custom, horizon_sqrt, inverse_sqrt, inverse_time, step_decay",
     ]:
         assert line in out.stdout  # fmt: skip
     out = sgdlab_cmd(["--cfg", "job", "problem=mean"], tmp_path)

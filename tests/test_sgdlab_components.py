@@ -6,6 +6,7 @@ import inspect
 import os
 import pkgutil
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from sgdlab.optimizers import OPTIMIZERS, make_optimizer
 from sgdlab.problems import PROBLEMS
 from sgdlab.samplers import SAMPLERS, IndexStream, replicate_rngs
 from sgdlab.schedules import SCHEDULES, make_schedule
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_optimizer.py"
 
 
 def stream(name, n, b, seed=0, R=3, steps=50):
@@ -86,7 +89,8 @@ def test_schedules_values():
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_schedule_contract(name):
-    params = {"inverse_time": {"gamma": 1.0}, "step_decay": {"factor": 0.5, "every": 3}}
+    params = {"inverse_time": {"gamma": 1.0}, "step_decay": {"factor": 0.5, "every": 3},
+              "custom": {"fn": f"{EXAMPLE}:cosine"}}  # fmt: skip
     fn = make_schedule(name, 0.3, 50, **params.get(name, {}))
     values = np.asarray(fn(np.arange(50)))
     assert values.shape == (50,) and np.all(values > 0) and np.all(np.diff(values) <= 1e-15)
@@ -96,7 +100,8 @@ def test_schedule_contract(name):
 
 OPT_PARAMS = {"momentum": {"beta": 0.5}, "nesterov": {"beta": 0.5}, "svrg": {"inner": 5},
               "adagrad": {"eps": 1e-8}, "rmsprop": {"decay": 0.9, "eps": 1e-8},
-              "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}  # fmt: skip
+              "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+              "custom": {"make": f"{EXAMPLE}:make", "params": {"beta": 0.5}}}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 problem conformance, and bad input failing before any work."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +14,18 @@ from sgdlab.problems import PROBLEMS
 from sgdlab.runner import prepare
 
 FAST = ["steps=30", "replicates=3", "log.estimates.num=2", "log.num=5"]
+SOFTMAX = Path(__file__).resolve().parents[1] / "examples" / "softmax_regression.py"
 SMALL = {
     "mean": ["problem.n=20"],
     "lsq1d": [],
     "least_squares": ["problem.n=40", "problem.d=4"],
     "logistic": ["problem.n=40", "problem.d=3"],
     "mlp": ["problem.n=40", "problem.d=3", "problem.hidden=3"],
+    "custom": [
+        f"problem.loss={SOFTMAX}:loss",
+        f"problem.init={SOFTMAX}:init",
+        f"problem.data={SOFTMAX}:blobs",
+    ],
 }
 
 

@@ -8,19 +8,26 @@ Constants (``zeros``, ``arange``, ``pi``...) are NumPy's own.
 
 from numpy import arange, e, eye, float32, float64, inf, linspace, nan, newaxis, ones, pi, zeros
 
-from .. import core
+from .. import batching, core
 from ..core import unbox
 from . import dispatch
 from .elementwise import (
     absolute,
     add,
+    arctan,
     clip,
     cos,
+    cosh,
     divide,
+    erf,
     exp,
     expm1,
+    gelu,
+    hypot,
     log,
     log1p,
+    log2,
+    log10,
     logaddexp,
     maximum,
     minimum,
@@ -31,31 +38,88 @@ from .elementwise import (
     sigmoid,
     sign,
     sin,
+    sinh,
     softplus,
     sqrt,
     square,
+    stop_gradient,
     subtract,
+    tan,
     tanh,
     where,
 )
-from .linalg import dot, matmul, vecdot
-from .reductions import logsumexp, max, mean, min, sum
+from .linalg import (
+    cholesky,
+    dot,
+    einsum,
+    inner,
+    inv,
+    logabsdet,
+    matmul,
+    norm,
+    outer,
+    slogdet,
+    solve,
+    tensordot,
+    trace,
+    vecdot,
+)
+from .reductions import (
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    softmax,
+    std,
+    sum,
+    var,
+)
 from .registry import PRIMITIVES
 from .shapes import (
+    atleast_1d,
+    atleast_2d,
     broadcast_to,
     concatenate,
+    diag,
     expand_dims,
+    flip,
     getitem,
+    hstack,
+    pad,
+    repeat,
     reshape,
+    roll,
+    sort,
+    split,
     squeeze,
     stack,
     sum_to,
     swapaxes,
+    take,
+    take_along_axis,
+    tile,
     transpose,
+    vstack,
 )
 
 abs = absolute  # noqa: A001
 true_divide = divide
+amax, amin = max, min
+
+
+class linalg:  # noqa: N801 - a namespace, spelt like numpy.linalg
+    """``anp.linalg.solve`` etc., as in NumPy."""
+
+    cholesky, inv, norm, slogdet, solve = (
+        staticmethod(cholesky),
+        staticmethod(inv),
+        staticmethod(norm),
+        staticmethod(slogdet),
+        staticmethod(solve),
+    )
 
 
 def zeros_like(x, dtype=None):
@@ -78,12 +142,10 @@ def ndim(x) -> int:
     return len(core.shape_of(x))
 
 
-def log_softmax(x, axis=-1):
-    """x − logsumexp(x) along ``axis``: log-probabilities of a softmax, stable."""
-    return x - logsumexp(x, axis=axis, keepdims=True)
-
-
 dispatch.install()
 core.use_shape_ops(add, sum_to, broadcast_to)
+core.batch_call = batching.batch_call
 
-__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in ("core", "dispatch"))
+__all__ = sorted(
+    n for n in dir() if not n.startswith("_") and n not in ("batching", "core", "dispatch")
+)

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.special
 
 from ..core import shape_of, unbox
+from . import batchrules
 from .registry import defprimitive
 
 
@@ -21,6 +22,7 @@ def _unary(name: str, fun, deriv, doc: str):
         vjp=[lambda g, ans, x: g * deriv(ans, x)],
         jvp=[lambda t, ans, x: t * deriv(ans, x)],
         doc=doc,
+        batch=batchrules.elementwise,
     )
 
 
@@ -31,7 +33,12 @@ def _zero(g, ans, *args, **kwargs):
 
 # ----------------------------------------------------------------- arithmetic
 negative = defprimitive(
-    "negative", np.negative, vjp=[lambda g, ans, x: -g], jvp=[lambda t, ans, x: -t], doc="-x"
+    "negative",
+    np.negative,
+    vjp=[lambda g, ans, x: -g],
+    jvp=[lambda t, ans, x: -t],
+    doc="-x",
+    batch=batchrules.elementwise,
 )
 add = defprimitive(
     "add",
@@ -39,6 +46,7 @@ add = defprimitive(
     vjp=[lambda g, ans, x, y: g, lambda g, ans, x, y: g],
     jvp=[lambda t, ans, x, y: t, lambda t, ans, x, y: t],
     doc="x + y",
+    batch=batchrules.elementwise,
 )
 subtract = defprimitive(
     "subtract",
@@ -46,6 +54,7 @@ subtract = defprimitive(
     vjp=[lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
     jvp=[lambda t, ans, x, y: t, lambda t, ans, x, y: -t],
     doc="x - y",
+    batch=batchrules.elementwise,
 )
 multiply = defprimitive(
     "multiply",
@@ -53,6 +62,7 @@ multiply = defprimitive(
     vjp=[lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
     jvp=[lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t],
     doc="x * y",
+    batch=batchrules.elementwise,
 )
 divide = defprimitive(
     "divide",
@@ -60,6 +70,7 @@ divide = defprimitive(
     vjp=[lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y],
     jvp=[lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y],
     doc="x / y",
+    batch=batchrules.elementwise,
 )
 
 
@@ -81,6 +92,7 @@ power = defprimitive(
         lambda t, ans, x, y: t * ans * _log_base(x),
     ],
     doc="x ** y",
+    batch=batchrules.elementwise,
 )
 
 # ------------------------------------------------------------ transcendental
@@ -92,6 +104,47 @@ sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "square root")
 sin = _unary("sin", np.sin, lambda ans, x: cos(x), "sine (radians)")
 cos = _unary("cos", np.cos, lambda ans, x: -sin(x), "cosine (radians)")
 tanh = _unary("tanh", np.tanh, lambda ans, x: 1.0 - ans * ans, "hyperbolic tangent")
+tan = _unary("tan", np.tan, lambda ans, x: 1.0 + ans * ans, "tangent (radians)")
+sinh = _unary("sinh", np.sinh, lambda ans, x: cosh(x), "hyperbolic sine")
+cosh = _unary("cosh", np.cosh, lambda ans, x: sinh(x), "hyperbolic cosine")
+arctan = _unary("arctan", np.arctan, lambda ans, x: 1.0 / (1.0 + x * x), "inverse tangent")
+log2 = _unary("log2", np.log2, lambda ans, x: 1.0 / (x * np.log(2.0)), "base-2 log")
+log10 = _unary("log10", np.log10, lambda ans, x: 1.0 / (x * np.log(10.0)), "base-10 log")
+erf = _unary(
+    "erf",
+    scipy.special.erf,
+    lambda ans, x: (2.0 / np.sqrt(np.pi)) * exp(-(x * x)),
+    "the error function (2/√π) ∫₀ˣ exp(−t²) dt",
+)
+
+
+def _gelu(x):
+    """x Φ(x), Φ the standard normal CDF (the exact GELU, not the tanh approximation)."""
+    return 0.5 * x * (1.0 + scipy.special.erf(x / np.sqrt(2.0)))
+
+
+gelu = _unary(
+    "gelu",
+    _gelu,
+    lambda ans, x: 0.5 * (1.0 + erf(x / np.sqrt(2.0))) + x * exp(-0.5 * x * x) / np.sqrt(2 * np.pi),
+    "x Φ(x), Φ the standard normal CDF (exact GELU); derivative Φ(x) + x φ(x)",
+)
+stop_gradient = defprimitive(
+    "stop_gradient",
+    lambda x: x,
+    vjp=[lambda g, ans, x: np.zeros(shape_of(x))],
+    jvp=[lambda t, ans, x: np.zeros(shape_of(ans))],
+    doc="x itself, with derivative zero: a value treated as a constant by every derivative",
+    batch=batchrules.elementwise,
+)
+hypot = defprimitive(
+    "hypot",
+    np.hypot,
+    vjp=[lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans],
+    jvp=[lambda t, ans, x, y: t * x / ans, lambda t, ans, x, y: t * y / ans],
+    doc="sqrt(x² + y²) without overflow",
+    batch=batchrules.elementwise,
+)
 
 
 def _sigmoid(x):
@@ -110,7 +163,14 @@ def _sigmoid(x):
 
 sigmoid = _unary("sigmoid", _sigmoid, lambda ans, x: ans * (1.0 - ans), "1 / (1 + exp(-x)), stable")
 absolute = _unary("absolute", np.abs, lambda ans, x: sign(x), "|x|; derivative sign(x), 0 at 0")
-sign = defprimitive("sign", np.sign, vjp=[_zero], jvp=[_zero], doc="sign(x); derivative 0")
+sign = defprimitive(
+    "sign",
+    np.sign,
+    vjp=[_zero],
+    jvp=[_zero],
+    doc="sign(x); derivative 0",
+    batch=batchrules.elementwise,
+)
 
 
 def _logaddexp_partial(ans, x):
@@ -129,6 +189,7 @@ logaddexp = defprimitive(
         lambda t, ans, x, y: t * _logaddexp_partial(ans, y),
     ],
     doc="log(exp(x) + exp(y)), stable",
+    batch=batchrules.elementwise,
 )
 
 
@@ -152,6 +213,7 @@ def _selection(name: str, fun, wins, doc: str):
             lambda t, ans, x, y: t * _share(y, x, wins),
         ],
         doc=doc,
+        batch=batchrules.elementwise,
     )
 
 
@@ -170,6 +232,7 @@ _where = defprimitive(
         2: lambda t, ans, c, x, y: _where(c, 0.0, t),
     },
     doc="x where condition else y; the condition is a constant",
+    batch=batchrules.elementwise,
 )
 
 
@@ -178,26 +241,42 @@ def where(condition, x, y):
     return _where(unbox(condition), x, y)
 
 
-def _inside(x, lo, hi):
-    x = unbox(x)
-    return (x >= unbox(lo)) & (x <= unbox(hi))
+def _clip_owner(x, lo, hi):
+    """Which argument np.clip's answer min(max(x, lo), hi) comes from, elementwise, as
+    constants (x_wins, lo_wins, hi_wins): hi wins wherever max(x, lo) > hi (so everywhere when
+    lo > hi, where NumPy returns hi), x wins inside [lo, hi] (bounds included), lo below it."""
+    x, lo, hi = unbox(x), unbox(lo), unbox(hi)
+    hi_wins = np.maximum(x, lo) > hi
+    x_wins = (x >= lo) & ~hi_wins
+    return x_wins, ~hi_wins & ~x_wins, hi_wins
 
 
-clip = defprimitive(
+clip_args = defprimitive(
     "clip",
     np.clip,
     vjp=[
-        lambda g, ans, x, lo, hi: g * _inside(x, lo, hi),
-        lambda g, ans, x, lo, hi: g * (unbox(x) < unbox(lo)),
-        lambda g, ans, x, lo, hi: g * (unbox(x) > unbox(hi)),
+        lambda g, ans, x, lo, hi: g * _clip_owner(x, lo, hi)[0],
+        lambda g, ans, x, lo, hi: g * _clip_owner(x, lo, hi)[1],
+        lambda g, ans, x, lo, hi: g * _clip_owner(x, lo, hi)[2],
     ],
     jvp=[
-        lambda t, ans, x, lo, hi: t * _inside(x, lo, hi),
-        lambda t, ans, x, lo, hi: t * (unbox(x) < unbox(lo)),
-        lambda t, ans, x, lo, hi: t * (unbox(x) > unbox(hi)),
+        lambda t, ans, x, lo, hi: t * _clip_owner(x, lo, hi)[0],
+        lambda t, ans, x, lo, hi: t * _clip_owner(x, lo, hi)[1],
+        lambda t, ans, x, lo, hi: t * _clip_owner(x, lo, hi)[2],
     ],
-    doc="x limited to [lo, hi]",
+    doc="min(max(x, lo), hi) elementwise, as np.clip (hi everywhere when lo > hi)",
+    batch=batchrules.elementwise,
 )
+
+
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 - NumPy's names
+    """``a`` limited to [a_min, a_max], as ``np.clip`` (``min``/``max`` are NumPy 2's spelling;
+    a None bound is no bound; a_max wins everywhere if a_min > a_max)."""
+    lo = a_min if min is None else min
+    hi = a_max if max is None else max
+    if lo is None and hi is None:
+        raise TypeError("numpy.clip: give at least one of the bounds a_min and a_max (both None)")
+    return clip_args(a, -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
 
 def _softplus(x):

@@ -6,10 +6,12 @@ import builtins
 
 import numpy as np
 
-from ..core import shape_of, unbox
-from .elementwise import exp
+from ..batching import constant_map
+from ..core import Box, shape_of, unbox
+from . import batchrules
+from .elementwise import exp, where
 from .registry import defprimitive
-from .shapes import broadcast_to, reshape
+from .shapes import broadcast_to, getitem, reshape
 
 
 def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
@@ -64,6 +66,7 @@ sum = defprimitive(  # noqa: A001 - NumPy's name, on purpose
     vjp=[lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis)],
     jvp=[lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims)],
     doc="sum over axis (None: all), optionally keeping reduced axes as size 1",
+    batch=batchrules.reduction,
 )
 
 
@@ -89,6 +92,7 @@ def _extremum(name: str, fun, doc: str):
             )
         ],
         doc=doc,
+        batch=batchrules.reduction,
     )
 
 
@@ -121,6 +125,7 @@ logsumexp = defprimitive(
         )
     ],
     doc="log(sum(exp(x))) over axis, stable",
+    batch=batchrules.reduction,
 )
 
 
@@ -133,3 +138,101 @@ def mean(x, axis=None, keepdims: bool = False):
     shape = shape_of(x)
     count = int(np.prod([shape[a] for a in normalize_axis(axis, len(shape))]))
     return sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def _softmax_forward(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+softmax = defprimitive(
+    "softmax",
+    _softmax_forward,
+    vjp=[lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True))],
+    jvp=[lambda t, ans, x, axis=-1: ans * (t - sum(t * ans, axis=axis, keepdims=True))],
+    doc="exp(x) / sum(exp(x)) along axis (None: all), stable; as scipy.special.softmax",
+    batch=batchrules.along_axis(-1),
+)
+
+
+def log_softmax(x, axis=-1):
+    """x − logsumexp(x) along ``axis``: log-probabilities of a softmax, stable."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def _others_product(x, axis):
+    """Π of x over ``axis`` leaving out each entry in turn (a constant, exact with zeros):
+    exclusive cumulative products from the left and from the right, multiplied."""
+    axes = normalize_axis(axis, np.ndim(x))
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    lead = moved.shape[: moved.ndim - len(axes)]
+    flat = moved.reshape(lead + (-1,))
+    ones = np.ones(lead + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    out = (left * right).reshape(moved.shape)
+    return np.moveaxis(out, tuple(range(-len(axes), 0)), axes)
+
+
+def _prod_partials(ans, x, axis):
+    """∂ prod/∂xᵢ: ans / xᵢ where xᵢ ≠ 0 (differentiable again), the product of the others
+    where xᵢ = 0 (a constant there: second derivatives at exact zeros are not exact)."""
+    xv = unbox(x)
+    if type(xv) is not Box and np.all(xv != 0):
+        return _kept(ans, x, axis) / x
+    nonzero = xv != 0
+    safe = where(nonzero, x, 1.0)
+    others = constant_map(lambda v: _others_product(v, axis), [xv])
+    return where(nonzero, _kept(ans, x, axis) / safe, others)
+
+
+prod = defprimitive(
+    "prod",
+    _reducer(np.prod, np.multiply),
+    vjp=[
+        lambda g, ans, x, axis=None, keepdims=False: (
+            _kept(g, x, axis) * _prod_partials(ans, x, axis)
+        )
+    ],
+    jvp=[
+        lambda t, ans, x, axis=None, keepdims=False: sum(
+            t * _prod_partials(ans, x, axis), axis=axis, keepdims=keepdims
+        )
+    ],
+    doc="product over axis (None: all), optionally keeping reduced axes as size 1",
+    batch=batchrules.reduction,
+)
+
+
+def _flip(x, axis):
+    return getitem(x, (slice(None),) * axis + (slice(None, None, -1),))
+
+
+cumsum_axis = defprimitive(
+    "cumsum",
+    lambda x, axis: np.cumsum(x, axis=axis),
+    vjp={0: lambda g, ans, x, axis: _flip(cumsum_axis(_flip(g, axis), axis), axis)},
+    jvp={0: lambda t, ans, x, axis: cumsum_axis(t, axis)},
+    doc="running sums along an axis (the axis given explicitly, >= 0)",
+    batch=batchrules.along_axis(None),
+)
+
+
+def cumsum(x, axis=None):
+    """Running sums along ``axis``; None sums the flattened array, as ``np.cumsum``."""
+    if axis is None:
+        return cumsum_axis(reshape(x, (-1,)), 0)
+    return cumsum_axis(x, normalize_axis(axis, len(shape_of(x)))[0])
+
+
+def var(x, axis=None, ddof=0, keepdims: bool = False):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom, as ``np.var``."""
+    shape = shape_of(x)
+    count = int(np.prod([shape[a] for a in normalize_axis(axis, len(shape))]))
+    centred = x - mean(x, axis=axis, keepdims=True)
+    return sum(centred * centred, axis=axis, keepdims=keepdims) / (count - ddof)
+
+
+def std(x, axis=None, ddof=0, keepdims: bool = False):
+    """Standard deviation, sqrt of :func:`var` (infinite derivative where it is 0)."""
+    return var(x, axis=axis, ddof=ddof, keepdims=keepdims) ** 0.5

@@ -28,7 +28,7 @@ class Variadic(dict):
         return lambda g, ans, *args, **kwargs: self.rule(k, g, ans, *args, **kwargs)
 
 
-def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None) -> Primitive:
+def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None, batch=None) -> Primitive:
     """Register primitive ``name``: forward ``fun``, one VJP and one JVP rule per argument.
 
     ``vjp`` and ``jvp`` are either a sequence (rule for argument 0, 1, ...), a
@@ -36,7 +36,9 @@ def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None) -> Prim
     (an axis, an index, a condition), or :class:`Variadic` for any number of array
     arguments. A VJP rule is ``(g, ans, *args, **kwargs) -> cotangent of that
     argument``; a JVP rule is ``(t, ans, *args, **kwargs) -> tangent of the answer``.
-    Rules are written with primitives, so they can be differentiated again.
+    Rules are written with primitives, so they can be differentiated again. ``batch`` is
+    the batching rule for :func:`autodiff.vmap` (see :mod:`autodiff.numpy.batchrules`);
+    without one, vmap loops over the examples (and warns once).
     """
     if name in PRIMITIVES:
         raise ValueError(f"primitive {name!r} is already registered")
@@ -45,7 +47,7 @@ def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None) -> Prim
             raise ValueError(
                 f"primitive {name!r}: give Variadic VJP and JVP rules from one argument"
             )
-        prim = Primitive(name, fun, vjp, jvp, doc)
+        prim = Primitive(name, fun, vjp, jvp, doc, batch)
         PRIMITIVES[name] = prim
         return prim
     vjps = dict(vjp) if isinstance(vjp, dict) else dict(enumerate(vjp))
@@ -54,6 +56,6 @@ def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None) -> Prim
         raise ValueError(
             f"primitive {name!r}: VJP rules for {sorted(vjps)} but JVP rules for {sorted(jvps)}"
         )
-    prim = Primitive(name, fun, vjps, jvps, doc)
+    prim = Primitive(name, fun, vjps, jvps, doc, batch)
     PRIMITIVES[name] = prim
     return prim

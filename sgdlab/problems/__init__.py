@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import least_squares, logistic, lsq1d, mean, mlp
+from . import custom, least_squares, logistic, lsq1d, mean, mlp
 from .base import Constants, Problem
 
 PROBLEMS: dict[str, Callable[..., Problem]] = {
@@ -13,6 +13,7 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
     "least_squares": least_squares.build,
     "logistic": logistic.build,
     "mlp": mlp.build,
+    "custom": custom.build,
 }
 
 
