@@ -260,20 +260,25 @@ def run_constants(run: Run, *, estimated: bool = False) -> tuple[dict[str, Value
     else:
         f0 = float(np.nanmax(ds["loss"].isel(step=0).values))
         f_star, f_inf = _problem(run, "f_star", ""), _problem(run, "f_inf", "")
+        if f_star is not None and not (f_star.certified or estimated):
+            f_star = None  # e.g. a local minimum of a custom loss: Δ from f_inf instead
+            missing["delta_star"] = UNCERTIFIED.format(bias="f* is a numerical local solution")
         if f_star is not None:
             note = f"f(x_0) − f* = {f0:.6g} − {f_star.value:.6g}"
             out["delta"] = Value(f0 - f_star.value, f_star.provenance, "run", note)
             out["delta_star"] = out["delta"]
         else:
-            missing["delta_star"] = "f* unknown"
+            missing.setdefault("delta_star", "f* unknown")
             if f_inf is not None:
                 note = f"f(x_0) − f_inf with the problem's f_inf = {f_inf.value:.6g} ≤ f*"
                 out["delta"] = Value(f0 - f_inf.value, BOUND, "run", note)
             else:
                 missing["delta"] = "f* unknown and no lower bound f_inf"
-        if "dist_sq" in ds and np.isfinite(ds["dist_sq"].isel(step=0).values).all():
+        prov = run.provenance.get("x_star", EXACT)
+        if prov == ESTIMATED and not estimated:
+            missing["dist0_sq"] = UNCERTIFIED.format(bias="x* is a numerical local solution")
+        elif "dist_sq" in ds and np.isfinite(ds["dist_sq"].isel(step=0).values).all():
             d0 = float(np.max(ds["dist_sq"].isel(step=0).values))
-            prov = run.provenance.get("x_star", EXACT)
             out["dist0_sq"] = Value(d0, prov, "run", "‖x_0 − x*‖²")
         else:
             missing["dist0_sq"] = "x* unknown"
@@ -288,8 +293,10 @@ def run_constants(run: Run, *, estimated: bool = False) -> tuple[dict[str, Value
     }
     for name, (var, note) in per_sample.items():
         v = _problem(run, var, note)
-        if v is not None:
+        if v is not None and (v.certified or estimated):
             out[name] = v
+        elif v is not None:
+            missing[name] = UNCERTIFIED.format(bias=f"{var} at a numerical local solution")
         else:
             missing[name] = PER_SAMPLE_MISSING.format(var=var)
     a, bv = lsq1d_data(run)

@@ -272,3 +272,23 @@ def test_csv_and_npz_data_give_x_and_y_examples(user_module, tmp_path):
         got = prob.loss(x, {k: v[None] for k, v in prob.data.items()})
         want = [((Z - x[r, 0].reshape(3, 2)[y]) ** 2).sum(1) for r in range(2)]
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_solved_custom_f_star_is_an_estimate_that_no_theorem_takes_for_granted(user_module):
+    """L-BFGS finds a local minimum of an arbitrary loss: f* and x* are recorded as estimated,
+    so Δ comes from the lower bound f_inf (none here) and the theorems that need f* or x* do
+    not apply unless estimated constants are allowed (and then say so)."""
+    from analysis import check_all
+
+    user_module("mylogistic", LOGISTIC)
+    ds = sgdlab.run(["problem=custom", "problem.loss=mylogistic:loss",
+                     "problem.init=mylogistic:init", "problem.data=mylogistic:data",
+                     "problem.solve=true", "steps=40", "replicates=4"])  # fmt: skip
+    assert "f_star: estimated" in ds.attrs["provenance"]
+    result = check_all(ds)
+    s = result.summary.set_index("theorem")
+    assert s.loc["nsw_2_1", "status"] == "not_applicable"
+    assert "numerical local solution" in s.loc["nsw_2_1", "reason"]
+    allowed = check_all(ds, estimated="allow").constants
+    row = allowed.query("theorem == 'nsw_2_1' and constant == 'dist0_sq'").iloc[0]
+    assert row["provenance"] == "estimated"

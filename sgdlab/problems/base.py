@@ -24,16 +24,17 @@ import numpy as np
 
 import autodiff.numpy as anp
 
-EXACT, BOUND = "exact", "bound"
-"""Provenance of a problem constant: its closed form (or a solve to round-off), or a valid
-one-sided bound (an upper bound on L, σ², G², M, M_V; a lower bound on μ and f_inf)."""
+EXACT, BOUND, ESTIMATED = "exact", "bound", "estimated"
+"""Provenance of a problem constant: its closed form (or a solve to round-off), a valid
+one-sided bound (an upper bound on L, σ², G², M, M_V; a lower bound on μ and f_inf), or an
+estimate that certifies nothing (e.g. a local minimum found by L-BFGS on a nonconvex loss)."""
 
 
 @dataclass(frozen=True)
 class Constants:
     """Problem constants that are known exactly or bounded validly; NaN (or None for x*) where
-    unknown. ``provenance`` maps each known field name to :data:`EXACT` or :data:`BOUND`
-    (a field missing from it is exact).
+    unknown. ``provenance`` maps each known field name to :data:`EXACT`, :data:`BOUND` or
+    :data:`ESTIMATED` (a field missing from it is exact).
 
     Besides f's own constants, the per-sample ones that NSW and random-reshuffling theorems
     need: ``L_max`` = maxᵢ Lᵢ (each fᵢ is Lᵢ-smooth) and ``mu_min`` = minᵢ μᵢ (each fᵢ is

@@ -35,7 +35,7 @@ from autodiff.tree import leaf_paths, tree_flatten, tree_unflatten
 from ..errors import ConfigError, require
 from ..plugins import describe, load_function
 from . import data as data_sources
-from .base import Constants, Problem, lbfgs_minimum
+from .base import ESTIMATED, Constants, Problem, lbfgs_minimum
 
 SKLEARN = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 DATA_FORMS = (
@@ -209,7 +209,8 @@ def exact(data_arrays, loss, x0, solve: bool) -> Constants:
     if not solve:
         return Constants()
     f_star, x_star = lbfgs_minimum(loss, data_arrays, x0)
-    return Constants(f_star, x_star)
+    # a local solution of an arbitrary loss: no theorem may take it for the global f*
+    return Constants(f_star, x_star, provenance={"f_star": ESTIMATED, "x_star": ESTIMATED})
 
 
 def build(cfg) -> Problem:
