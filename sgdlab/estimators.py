@@ -9,7 +9,7 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 - :func:`minibatch_grad`: g = (1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for each replicate's own batch B_r;
 - :func:`gradient_variance`: σ²(x) = (1/n) Σᵢ ‖∇fᵢ(x) − ∇f(x)‖² from per-sample gradients
   computed in one vectorized backward pass per chunk (theory §0, §8);
-- :func:`lanczos` (:func:`hessian_extremes`): λmax and λmin of ∇²f(x) by Lanczos on
+- :func:`lanczos`: λmax and λmin of ∇²f(x) by Lanczos on
   Hessian-vector products (:func:`hessian_operator`: L and μ), stopped at a tolerance and
   warm-started from the previous estimate point's Ritz vectors.
 """
@@ -232,21 +232,6 @@ class Extremes(NamedTuple):
     mu: np.ndarray
     vectors: np.ndarray
     steps: int
-
-
-def hessian_extremes(
-    problem: Problem,
-    X: np.ndarray,
-    memory_mb: float,
-    iters: int,
-    rngs: Sequence[np.random.Generator],
-    samples: int = 0,
-    subset_rng: np.random.Generator | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(λmax, λmin) of ∇²f(x_r) for every replicate, each shape (R,): :func:`lanczos` with a
-    fixed count of ``iters`` products, from a random start."""
-    out = lanczos(problem, X, memory_mb, iters, rngs, samples, subset_rng)
-    return out.L, out.mu
 
 
 def lanczos(
