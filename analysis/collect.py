@@ -13,6 +13,13 @@ or "" (strings), and :func:`cells` leaves it out of that job's attributes.
 turned into variables. :func:`cells` gives back each job's own dataset (attributes restored,
 padding dropped).
 
+Only the jobs that are done are merged (:func:`sgdlab.jobs.states`): a sweep's ``jobs.yaml``
+lists every job it launched, so a failed job, or one that never ran or was killed, is named
+by its overrides in ``attrs["failed_jobs"]`` and ``attrs["missing_jobs"]`` (YAML lists of
+``{overrides, error}``), and a job folder left by another sweep is not merged. Every file
+must be an sgdlab dataset of a schema version this sgdlab reads (else a one-line
+:class:`sgdlab.io.DatasetError`).
+
 The files are opened lazily with dask when it is installed (so sweeps larger than memory still
 merge); without dask each job is loaded into memory.
 """
@@ -28,7 +35,10 @@ import numpy as np
 import xarray as xr
 import yaml
 
-__all__ = ["cells", "collect", "find_jobs", "parse_overrides", "swept_keys"]
+from sgdlab.io import open_dataset
+from sgdlab.jobs import job_dataset, states
+
+__all__ = ["cells", "collect", "find_jobs", "parse_overrides", "swept_keys", "unfinished"]
 
 
 def parse_overrides(lines: list[str]) -> dict[str, object]:
@@ -50,22 +60,24 @@ def parse_overrides(lines: list[str]) -> dict[str, object]:
 def find_jobs(sweep_dir: str | Path, output: str | None = None) -> list[tuple[Path, dict]]:
     """``(dataset path, overrides)`` of every finished job under ``sweep_dir``, by job number."""
     jobs = []
-    for hydra_dir in Path(sweep_dir).glob("*/.hydra"):
-        path = hydra_dir.parent / output if output is not None else job_dataset(hydra_dir.parent)
-        overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
-        if path.exists():
-            jobs.append((path, parse_overrides(overrides)))
-    jobs.sort(key=lambda j: (len(j[0].parent.name), j[0].parent.name))
+    for job in states(sweep_dir, output):
+        if job.status == "done":
+            path = job.folder / output if output is not None else job_dataset(job.folder)
+            jobs.append((path, parse_overrides(job.overrides)))
     return jobs
 
 
-def job_dataset(job_dir: str | Path) -> Path:
-    """The dataset a Hydra job directory holds: its config's ``output`` (``run.nc`` unless
-    changed), read from ``.hydra/config.yaml`` when there is one."""
-    job_dir = Path(job_dir)
-    config = job_dir / ".hydra" / "config.yaml"
-    cfg = (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}
-    return job_dir / cfg.get("output", "run.nc")
+def unfinished(sweep_dir: str | Path, output: str | None = None) -> dict[str, list[dict]]:
+    """``{"failed_jobs": [...], "missing_jobs": [...]}``: the sweep's jobs that failed (with
+    their one-line error) or have no dataset, each ``{"overrides": [...], "error": ...}``."""
+    out: dict[str, list[dict]] = {"failed_jobs": [], "missing_jobs": []}
+    for job in states(sweep_dir, output):
+        if job.status != "done":
+            entry = {"overrides": job.overrides, "job": job.num}
+            if job.status == "failed":
+                entry["error"] = str(job.record.get("error", ""))
+            out[f"{job.status}_jobs"].append(entry)
+    return out
 
 
 def swept_keys(overrides: list[dict]) -> list[str]:
@@ -95,16 +107,21 @@ def _value(v, coord: np.ndarray):
 
 def _open(path: Path) -> xr.Dataset:
     if importlib.util.find_spec("dask") is not None:
-        return xr.open_dataset(path, engine="h5netcdf", chunks={})
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return open_dataset(path, chunks={})
+    with open_dataset(path) as ds:
         return ds.load()
 
 
 def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
     """One dataset for the whole sweep under ``sweep_dir`` (see the module docstring)."""
     jobs = find_jobs(sweep_dir, output)
+    left = unfinished(sweep_dir, output)
     if not jobs:
-        raise FileNotFoundError(f"{sweep_dir}: no job directory with .hydra/ and a dataset")
+        counts = ", ".join(f"{len(v)} {k.split('_')[0]}" for k, v in left.items() if v)
+        raise FileNotFoundError(
+            f"{sweep_dir}: no job directory with .hydra/ and a finished dataset"
+            + (f" ({counts})" if counts else "")
+        )
     keys = swept_keys([o for _, o in jobs])
     coords = {k: _coord([o.get(k) for _, o in jobs]) for k in keys}
     parts = [_open(path) for path, _ in jobs]
@@ -143,6 +160,7 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
         "swept_keys": yaml.safe_dump(keys),
         "job_attrs": yaml.safe_dump(varying),
         "sweep_dir": str(Path(sweep_dir)),
+        **{k: yaml.safe_dump(v, sort_keys=False) for k, v in left.items()},
     }
     return merged
 
@@ -165,8 +183,8 @@ def cells(sweep: xr.Dataset) -> Iterator[tuple[dict, xr.Dataset]]:
     """``({key: value}, job dataset)`` for every job present in a collected sweep."""
     keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
     job_attrs = yaml.safe_load(sweep.attrs.get("job_attrs", "[]")) or []
-    base = {a: v for a, v in sweep.attrs.items() if a not in ("swept_keys", "job_attrs")}
-    base.pop("sweep_dir", None)
+    sweep_only = ("swept_keys", "job_attrs", "sweep_dir", "failed_jobs", "missing_jobs")
+    base = {a: v for a, v in sweep.attrs.items() if a not in sweep_only}
     for values in itertools.product(*(sweep[k].values.tolist() for k in keys)):
         where = dict(zip(keys, values, strict=True))
         ds = sweep.sel(where)

@@ -11,12 +11,19 @@ Each job writes ``run.nc`` (``output``) into its Hydra output directory and prin
 Before Hydra starts (and so before anything is written), every run of the command line, each
 job of a sweep included, is composed and checked; bad input ends with one line on stderr and
 exit status 2.
+
+While it runs, the command holds the lock of its run or sweep folder (:mod:`sgdlab.lock`): a
+second ``sgdlab`` into the same folder is refused. A job that fails is recorded in its folder
+(``job.yaml``: the one-line error; the traceback goes to its log) and the others go on; a
+re-run of a sweep into the same folder (``hydra.sweep.dir=...``) skips the jobs already done
+with the same config (``resume=false`` reruns them all; :mod:`sgdlab.jobs`). The exit status
+is 1 when a job or the report failed (after every job has finished), and 1 when the folder
+is locked or cannot be written.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import itertools
 import logging
 import os
@@ -26,16 +33,42 @@ from pathlib import Path
 import hydra
 import numpy as np
 import scipy.stats
-import xarray as xr
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
+from . import jobs, lock, workers
 from .compose import check_group_choices, compose, config_dirs, parse, values
 from .config import conf_dir, register
 from .errors import ConfigError
-from .io import write_dataset
+from .io import DatasetError, open_dataset, write_dataset
+
+_exit_status = [0]  # what the command exits with once Hydra returns (see fail())
+
+
+def fail(message: str | None = None, status: int = 1) -> None:
+    """Print ``sgdlab: error: message`` (one line) and make the command exit non-zero once
+    Hydra returns; for what runs after the jobs (callbacks) and in-process jobs."""
+    if message is not None:
+        print(f"sgdlab: error: {one_line(message)}", file=sys.stderr, flush=True)
+    _exit_status[0] = max(_exit_status[0], status)
+
+
+def one_line(text) -> str:
+    """The first non-empty line of ``text`` (an exception's message can span lines)."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return lines[0] if lines else (type(text).__name__ if isinstance(text, BaseException) else "")
+
+
+def log_traceback(message: str) -> None:
+    """Write ``message`` and the current exception's traceback to the job's log file(s) only
+    (the console gets one line)."""
+    record = logging.LogRecord("sgdlab", logging.ERROR, __file__, 0, message, None, sys.exc_info())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def _f_star(ds) -> float:
@@ -104,29 +137,157 @@ def _spread(values: np.ndarray) -> str:
 
 
 def task(cfg: DictConfig) -> None:
-    """One job: run, write ``run.nc`` atomically into the Hydra output directory, summarize."""
+    """One job: run, write ``run.nc`` atomically into the Hydra output directory, summarize;
+    in a sweep, skip it when it is already done with the same config (``resume``). A job that
+    raises is recorded in its folder and reported in one line (see the module docstring)."""
     from .api import run
 
-    ds = run(cfg)
-    path = write_dataset(ds, Path(HydraConfig.get().runtime.output_dir) / cfg.output)
+    hc = HydraConfig.get()
+    sweeping = hc.mode == RunMode.MULTIRUN
+    if sweeping:
+        workers.follow_parent()
+    out_dir = Path(hc.runtime.output_dir)
+    num = OmegaConf.select(hc, "job.num", default=0)
+    overrides = [str(o) for o in hc.overrides.task]
+    sweep_dir = Path(hc.sweep.dir) if sweeping else out_dir
+    digest = jobs.config_hash(cfg)
+    found = jobs.before(out_dir, cfg.output, digest)
+    record = {"num": num, "overrides": overrides, "config_hash": digest, "before": found,
+              "sweep": jobs.sweep_id(sweep_dir)}  # fmt: skip
+    if sweeping and cfg.resume and found == "done":
+        jobs.write_record(out_dir, status="done", action="skipped", **record)
+        say(f"sgdlab: job {num} ({' '.join(overrides)}): skipped, done with the same config")
+        return
+    try:
+        jobs.clear(out_dir, cfg.output)
+        jobs.write_record(out_dir, status="running", action="ran", **record)
+        ds = run(cfg)
+        ds.attrs["config_hash"] = digest
+        path = write_dataset(ds, out_dir / cfg.output)
+    except Exception as err:  # noqa: BLE001 - recorded, reported in one line, the others go on
+        line = one_line(err) if isinstance(err, ConfigError | OSError) else _typed(err)
+        log_traceback(f"job {num} failed: {line}")
+        try:
+            jobs.write_record(out_dir, status="failed", action="ran", error=line, **record)
+        except OSError:
+            pass  # e.g. the disk is full: the line below still says what happened
+        where = f"job {num} ({' '.join(overrides)}) failed: " if sweeping else ""
+        fail(f"{where}{line}")
+        return
+    jobs.write_record(out_dir, status="done", action="ran", **record)
     say(summarize(ds, path))
 
 
+def _typed(err: BaseException) -> str:
+    """``Type: first line`` of an unexpected exception."""
+    return f"{type(err).__name__}: {one_line(err)}"
+
+
+class FolderLock(Callback):
+    """Holds ``sgdlab.lock`` in the run or sweep folder while the command writes there: a
+    second writer is refused in one line naming the holder (exit status 1)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        """Lock the run folder before the job writes into it."""
+        _take(config.hydra.run.dir)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Lock the sweep folder before any job starts."""
+        _take(config.hydra.sweep.dir)
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        """Release the run folder."""
+        lock.release_all()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        """Release the sweep folder (the last callback to run)."""
+        lock.release_all()
+
+
+def _take(folder) -> None:
+    try:
+        lock.acquire(folder, command=" ".join(["sgdlab", *sys.argv[1:]]))
+    except (lock.FolderLocked, OSError) as err:
+        why = one_line(err) if isinstance(err, lock.FolderLocked) else _os_error(err, folder)
+        print(f"sgdlab: error: {why}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def _os_error(err: OSError, where) -> str:
+    return f"cannot write to {where}: {err.strerror or one_line(err)}"
+
+
 class SweepSummary(Callback):
-    """At the end of a multirun: one line per job with its overrides and final suboptimality."""
+    """A multirun's job list and summary: ``jobs.yaml`` before the jobs start, and at the end
+    one line per job with its overrides and final suboptimality, what resuming found, and the
+    jobs that failed or are missing (which make the command exit 1)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
+        jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
+        workers.pin_environment(config.hydra.job.env_set)
+        try:
+            planned = sweep_jobs(config)
+        except Exception:  # noqa: BLE001 - e.g. a sweeper of another kind: no list, no harm
+            return
+        jobs.write_manifest(Path(config.hydra.sweep.dir), planned)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = []
-        for path in sorted(sweep_dir.glob(f"*/{glob.escape(str(config.output))}")):
-            # Lazily: only the final values are read (the report reads the whole files).
-            with xr.open_dataset(path, engine="h5netcdf") as ds:
-                label, final = final_values(ds)
-                overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
+        found = jobs.states(sweep_dir, str(config.output))
+        this = jobs.sweep_id(sweep_dir)
+        rows, counts = [], dict.fromkeys(("done", "missing", "failed", "stale"), 0)
+        skipped = 0
+        for job in found:
+            ran_here = job.record.get("sweep") == this
+            if ran_here and job.record.get("action") == "skipped":
+                skipped += 1
+            elif ran_here:
+                counts[job.record.get("before", "missing")] += 1
+            if job.status != "done":
+                continue
+            path = job.folder / str(config.output)
+            try:  # Lazily: only the final values are read (the report reads the whole files).
+                with open_dataset(path) as ds:
+                    label, final = final_values(ds)
+            except (DatasetError, OSError) as err:
+                rows.append(f"  {job.label}: unreadable ({one_line(err)})")
+                continue
             mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
-            rows.append(f"  {overrides}: mean final {label} = {mean:.4g}  ({path})")
-        say(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows)
+            rows.append(f"  {job.label}: mean final {label} = {mean:.4g}  ({path})")
+        done = sum(j.status == "done" for j in found)
+        ran = sum(counts.values())
+        lines = [f"sgdlab sweep: {done} runs in {sweep_dir}", *rows]
+        if skipped or counts["done"] or counts["failed"] or counts["stale"]:
+            again = f", {counts['done']} done already (resume=false)" if counts["done"] else ""
+            lines.append(
+                f"  resumed: {skipped} skipped (done with the same config), {ran} run "
+                f"({counts['missing']} missing, {counts['failed']} failed, "
+                f"{counts['stale']} stale{again})"
+            )
+        say(*lines)
+        failed = [j for j in found if j.status == "failed"]
+        missing = [j for j in found if j.status == "missing"]
+        for job in failed:
+            print(f"  failed: {job.label}: {job.record.get('error', '')}", file=sys.stderr)
+        for job in missing:
+            print(f"  missing (no dataset): {job.label}", file=sys.stderr)
+        if failed or missing:
+            fail(f"{len(failed)} failed and {len(missing)} missing of {len(found)} jobs in "
+                 f"{sweep_dir}; run the same sweep again to rerun only those")  # fmt: skip
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """Every job's overrides of the sweep ``config`` describes, in Hydra's job order."""
+    task_overrides = [str(o) for o in config.hydra.overrides.task]
+    searchpath = [str(o) for o in config.hydra.overrides.hydra if "searchpath" in str(o)]
+    dirs = [
+        s.path for s in config.hydra.runtime.config_sources
+        if s.schema == "file" and s.provider in ("command-line", "hydra.searchpath in command-line")
+    ]  # fmt: skip
+    parsed = parse(task_overrides)
+    return expand_sweep(parsed, config_dirs(dirs or None, parse(searchpath)))
 
 
 def command_line(args: list[str]) -> argparse.Namespace | None:
@@ -150,8 +311,8 @@ def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
         key = o.get_key_element()
         if o.is_sweep_override():
             choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
-        else:
-            choices[key] = [o.input_line]
+        else:  # written as Hydra's sweeper writes it (the jobs' overrides.yaml)
+            choices[key] = [f"{key}={o.get_value_element_as_str()}"]
     return [list(job) for job in itertools.product(*choices.values())]
 
 
@@ -229,11 +390,16 @@ def main() -> None:
         print("sgdlab: interrupted before any work; nothing written", file=sys.stderr)
         raise SystemExit(130) from None
     logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
+    workers.mark_parent()
     try:
         _hydra_main()
     except KeyboardInterrupt:  # a dataset is written atomically: none or a whole one exists
         print("sgdlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    finally:
+        lock.release_all()
+    if _exit_status[0]:
+        raise SystemExit(_exit_status[0])
 
 
 if __name__ == "__main__":
