@@ -273,20 +273,64 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
     args = parser.parse_args(argv)
+    from sgdlab import lock
+    from sgdlab.io import DatasetError
+
+    folder = args.out or (args.path.parent if args.path.is_file() else args.path)
+    try:
+        if args.path.exists():
+            lock.acquire(
+                folder,
+                command=" ".join(
+                    ["sgdlab-report", *map(str, sys.argv[1:] if argv is None else argv)]
+                ),
+            )
+        return _report(args)
+    except (lock.FolderLocked, DatasetError) as err:
+        print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)
+        return 1 if isinstance(err, lock.FolderLocked) else 2
+    except OSError as err:  # a read-only folder, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"sgdlab-report: error: cannot write the report: {where}{_first_line(err)}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        lock.release_all()
+
+
+def _first_line(err: BaseException) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _report(args) -> int:
+    """The report of ``sgdlab-report`` (:func:`main`, with its folder locked)."""
     try:
         kind, ds, where = _resolve(args.path)
-    except (FileNotFoundError, OSError, KeyError, ValueError) as err:
-        print(f"sgdlab-report: error: {err}", file=sys.stderr)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)
         return 2
     out_dir = args.out or where
     write = write_sweep_report if kind == "sweep" else write_run_report
-    paths = write(ds, out_dir, alpha=args.alpha)
+    try:
+        paths = write(ds, out_dir, alpha=args.alpha)
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 - one line: what failed, non-zero exit
+        print(f"sgdlab-report: error: the report failed: {type(err).__name__}: "
+              f"{_first_line(err)}", file=sys.stderr)  # fmt: skip
+        return 1
     summary = summary_of(paths)
     print(f"sgdlab-report: {kind} {args.path}: {verdict(summary, args.alpha)}")
     keys = [c for c in summary.columns[: summary.columns.get_loc("theorem")]]
     for _, row in summary[summary["status"] != "not_applicable"].iterrows():
         job = ", ".join(f"{k}={row[k]}" for k in keys)
         print(f"  {job + ': ' if job else ''}{row['theorem']}: {row['status']}")
+    for name, what in (("failed_jobs", "failed"), ("missing_jobs", "missing (no dataset)")):
+        for job in yaml.safe_load(ds.attrs.get(name, "[]")) or []:
+            error = f": {job['error']}" if job.get("error") else ""
+            print(f"  {what}: {' '.join(job['overrides'])}{error}")
     print(f"  report: {paths['report_html']}")
     violated = bool((summary["status"] == "violated").any())
     return 1 if args.strict and violated else 0
