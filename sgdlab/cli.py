@@ -51,8 +51,9 @@ _exit_status = [0]  # what the command exits with once Hydra returns (see fail()
 def fail(message: str | None = None, status: int = 1) -> None:
     """Print ``sgdlab: error: message`` (one line) and make the command exit non-zero once
     Hydra returns; for what runs after the jobs (callbacks) and in-process jobs."""
-    if message is not None:
-        print(f"sgdlab: error: {one_line(message)}", file=sys.stderr, flush=True)
+    if message is not None:  # one write: the lines of parallel workers do not interleave
+        sys.stderr.write(f"sgdlab: error: {one_line(message)}\n")
+        sys.stderr.flush()
     _exit_status[0] = max(_exit_status[0], status)
 
 
@@ -89,8 +90,9 @@ def final_values(ds) -> tuple[str, np.ndarray]:
 def say(*lines: str) -> None:
     """Print ``lines`` to stdout; when the reader has gone (``sgdlab | head``), print nothing
     more instead of failing: the run is on disk either way."""
-    try:
-        print(*lines, sep="\n", flush=True)
+    try:  # one write: the lines of parallel workers do not interleave
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        sys.stdout.flush()
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 

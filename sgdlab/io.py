@@ -25,6 +25,10 @@ class DatasetError(ValueError):
 class WriteError(OSError):
     """A dataset could not be written (nothing was left behind); the message is one line."""
 
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.errno = code
+
 
 def _one_line(err: BaseException) -> str:
     text = (getattr(err, "strerror", None) or str(err) or type(err).__name__).strip()
@@ -89,8 +93,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     except OSError as err:
         raise WriteError(err.errno, f"cannot write {path}: {_one_line(err)}") from None
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        with open(tmp, "rb") as fh:
+        encoded = _in_memory(ds)
+        if encoded is None:  # large: HDF5 writes the file itself
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        with open(tmp, "r+b" if encoded is None else "wb") as fh:
+            if encoded is not None:
+                fh.write(encoded)
+                fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as err:
@@ -100,6 +109,21 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             raise WriteError(code, f"cannot write {path}: {_one_line(err)}") from None
         raise
     return path
+
+
+IN_MEMORY_BYTES = 256 * 2**20
+
+
+def _in_memory(ds: xr.Dataset) -> memoryview | None:
+    """The NetCDF4 file of ``ds`` as bytes when it is small enough (≤ 256 MiB of data), else
+    None. Written by Python, a full disk is an ordinary OSError: HDF5, when its own writes
+    fail part-way, can crash the interpreter when the file is closed."""
+    if ds.nbytes > IN_MEMORY_BYTES:
+        return None
+    try:
+        return ds.to_netcdf(engine="h5netcdf")
+    except (TypeError, NotImplementedError):  # an xarray that cannot: write the file directly
+        return None
 
 
 def _check_space(ds: xr.Dataset, path: Path) -> None:
