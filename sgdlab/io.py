@@ -77,8 +77,11 @@ def open_dataset(path: str | os.PathLike, **kwargs) -> xr.Dataset:
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as NetCDF4 (h5netcdf) to ``path`` atomically: an interrupted write leaves
-    either the old file or none, never a truncated one. Returns the path written."""
+    either the old file or none, never a truncated one; ``schema_version`` is set when ``ds``
+    has none. Returns the path written; a failure is a one-line :class:`WriteError`."""
     path = Path(path)
+    if "schema_version" not in ds.attrs:  # every file sgdlab writes says which schema it has
+        ds = ds.assign_attrs(schema_version=SCHEMA_VERSION)
     # String variables (e.g. ``status``) of a lazily merged sweep: load them (they are small),
     # since NetCDF needs their values to pick a string type and xarray warns when it must.
     lazy_strings = [k for k, v in ds.variables.items() if v.dtype == object and v.chunks]

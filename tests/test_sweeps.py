@@ -81,7 +81,9 @@ def test_job_folder_states(tmp_path):
 
 @pytest.mark.slow
 def test_resume_skips_done_jobs_and_reruns_missing_failed_and_stale(tmp_path):
-    sweep = ["-m", "optimizer.lr=0.01,0.02,0.03", *QUICK, "hydra.sweep.dir=sw"]
+    # in the sgdlab process (basic launcher): quicker, and resuming is the launcher's business
+    sweep = ["-m", "optimizer.lr=0.01,0.02,0.03", *QUICK, "hydra.sweep.dir=sw",
+             "hydra/launcher=basic"]  # fmt: skip
     out = sgdlab_cmd(sweep, tmp_path)
     assert out.returncode == 0, out.stderr
     assert "resumed" not in out.stdout  # a fresh sweep has nothing to resume
