@@ -22,7 +22,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sgdlab.cli import fail, log_traceback, one_line, say
+from sgdlab.console import fail, log_traceback, one_line, say
 
 __all__ = ["Report"]
 

@@ -24,9 +24,7 @@ is locked or cannot be written.
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -34,42 +32,16 @@ import hydra
 import numpy as np
 import scipy.stats
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.types import Override
-from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from . import jobs, lock, workers
-from .compose import check_group_choices, compose, config_dirs, parse, values
+from .compose import check_group_choices, compose, config_dirs, expand_sweep, parse, values
 from .config import conf_dir, register
+from .console import exit_status, fail, log_traceback, one_line, say
 from .errors import ConfigError
-from .io import DatasetError, open_dataset, write_dataset
-
-_exit_status = [0]  # what the command exits with once Hydra returns (see fail())
-
-
-def fail(message: str | None = None, status: int = 1) -> None:
-    """Print ``sgdlab: error: message`` (one line) and make the command exit non-zero once
-    Hydra returns; for what runs after the jobs (callbacks) and in-process jobs."""
-    if message is not None:  # one write: the lines of parallel workers do not interleave
-        sys.stderr.write(f"sgdlab: error: {one_line(message)}\n")
-        sys.stderr.flush()
-    _exit_status[0] = max(_exit_status[0], status)
-
-
-def one_line(text) -> str:
-    """The first non-empty line of ``text`` (an exception's message can span lines)."""
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return lines[0] if lines else (type(text).__name__ if isinstance(text, BaseException) else "")
-
-
-def log_traceback(message: str) -> None:
-    """Write ``message`` and the current exception's traceback to the job's log file(s) only
-    (the console gets one line)."""
-    record = logging.LogRecord("sgdlab", logging.ERROR, __file__, 0, message, None, sys.exc_info())
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
+from .io import write_dataset
+from .sweep import FolderLock, SweepSummary  # noqa: F401 - conf/config.yaml names them here
 
 
 def _f_star(ds) -> float:
@@ -85,16 +57,6 @@ def final_values(ds) -> tuple[str, np.ndarray]:
     if "loss" in ds:
         return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
     return "final value", np.array([])
-
-
-def say(*lines: str) -> None:
-    """Print ``lines`` to stdout; when the reader has gone (``sgdlab | head``), print nothing
-    more instead of failing: the run is on disk either way."""
-    try:  # one write: the lines of parallel workers do not interleave
-        sys.stdout.write("".join(f"{line}\n" for line in lines))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
 def summarize(ds, path: Path | None = None) -> str:
@@ -185,113 +147,6 @@ def _typed(err: BaseException) -> str:
     return f"{type(err).__name__}: {one_line(err)}"
 
 
-class FolderLock(Callback):
-    """Holds ``sgdlab.lock`` in the run or sweep folder while the command writes there: a
-    second writer is refused in one line naming the holder (exit status 1)."""
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        """Lock the run folder before the job writes into it."""
-        _take(config.hydra.run.dir)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        """Lock the sweep folder before any job starts."""
-        _take(config.hydra.sweep.dir)
-
-    def on_run_end(self, config: DictConfig, **kwargs) -> None:
-        """Release the run folder."""
-        lock.release_all()
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        """Release the sweep folder (the last callback to run)."""
-        lock.release_all()
-
-
-def _take(folder) -> None:
-    try:
-        lock.acquire(folder, command=" ".join(["sgdlab", *sys.argv[1:]]))
-    except (lock.FolderLocked, OSError) as err:
-        why = one_line(err) if isinstance(err, lock.FolderLocked) else _os_error(err, folder)
-        print(f"sgdlab: error: {why}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
-
-
-def _os_error(err: OSError, where) -> str:
-    return f"cannot write to {where}: {err.strerror or one_line(err)}"
-
-
-class SweepSummary(Callback):
-    """A multirun's job list and summary: ``jobs.yaml`` before the jobs start, and at the end
-    one line per job with its overrides and final suboptimality, what resuming found, and the
-    jobs that failed or are missing (which make the command exit 1)."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
-        jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
-        workers.pin_environment(config.hydra.job.env_set)
-        try:
-            planned = sweep_jobs(config)
-        except Exception:  # noqa: BLE001 - e.g. a sweeper of another kind: no list, no harm
-            return
-        jobs.write_manifest(Path(config.hydra.sweep.dir), planned)
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
-        sweep_dir = Path(config.hydra.sweep.dir)
-        found = jobs.states(sweep_dir, str(config.output))
-        this = jobs.sweep_id(sweep_dir)
-        rows, counts = [], dict.fromkeys(("done", "missing", "failed", "stale"), 0)
-        skipped = 0
-        for job in found:
-            ran_here = job.record.get("sweep") == this
-            if ran_here and job.record.get("action") == "skipped":
-                skipped += 1
-            elif ran_here:
-                counts[job.record.get("before", "missing")] += 1
-            if job.status != "done":
-                continue
-            path = job.folder / str(config.output)
-            try:  # Lazily: only the final values are read (the report reads the whole files).
-                with open_dataset(path) as ds:
-                    label, final = final_values(ds)
-            except (DatasetError, OSError) as err:
-                rows.append(f"  {job.label}: unreadable ({one_line(err)})")
-                continue
-            mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
-            rows.append(f"  {job.label}: mean final {label} = {mean:.4g}  ({path})")
-        done = sum(j.status == "done" for j in found)
-        ran = sum(counts.values())
-        lines = [f"sgdlab sweep: {done} runs in {sweep_dir}", *rows]
-        if skipped or counts["done"] or counts["failed"] or counts["stale"]:
-            again = f", {counts['done']} done already (resume=false)" if counts["done"] else ""
-            lines.append(
-                f"  resumed: {skipped} skipped (done with the same config), {ran} run "
-                f"({counts['missing']} missing, {counts['failed']} failed, "
-                f"{counts['stale']} stale{again})"
-            )
-        say(*lines)
-        failed = [j for j in found if j.status == "failed"]
-        missing = [j for j in found if j.status == "missing"]
-        for job in failed:
-            print(f"  failed: {job.label}: {job.record.get('error', '')}", file=sys.stderr)
-        for job in missing:
-            print(f"  missing (no dataset): {job.label}", file=sys.stderr)
-        if failed or missing:
-            fail(f"{len(failed)} failed and {len(missing)} missing of {len(found)} jobs in "
-                 f"{sweep_dir}; run the same sweep again to rerun only those")  # fmt: skip
-
-
-def sweep_jobs(config: DictConfig) -> list[list[str]]:
-    """Every job's overrides of the sweep ``config`` describes, in Hydra's job order."""
-    task_overrides = [str(o) for o in config.hydra.overrides.task]
-    searchpath = [str(o) for o in config.hydra.overrides.hydra if "searchpath" in str(o)]
-    dirs = [
-        s.path for s in config.hydra.runtime.config_sources
-        if s.schema == "file" and s.provider in ("command-line", "hydra.searchpath in command-line")
-    ]  # fmt: skip
-    parsed = parse(task_overrides)
-    return expand_sweep(parsed, config_dirs(dirs or None, parse(searchpath)))
-
-
 def command_line(args: list[str]) -> argparse.Namespace | None:
     """Hydra's own reading of the command line (``hydra.main`` runs the same parser): flags
     and overrides; None when Hydra will reject it (and report why itself)."""
@@ -303,19 +158,6 @@ def command_line(args: list[str]) -> argparse.Namespace | None:
         return parser.parse_known_args(args)[0]
     except argparse.ArgumentError:
         return None
-
-
-def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
-    """Every job's override list of a basic sweep: the cartesian product of the overrides'
-    values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
-    choices: dict[str, list[str]] = {}
-    for o in parsed:
-        key = o.get_key_element()
-        if o.is_sweep_override():
-            choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
-        else:  # written as Hydra's sweeper writes it (the jobs' overrides.yaml)
-            choices[key] = [f"{key}={o.get_value_element_as_str()}"]
-    return [list(job) for job in itertools.product(*choices.values())]
 
 
 def precheck(args: list[str]) -> None:
@@ -400,8 +242,8 @@ def main() -> None:
         raise SystemExit(130) from None
     finally:
         lock.release_all()
-    if _exit_status[0]:
-        raise SystemExit(_exit_status[0])
+    if exit_status():
+        raise SystemExit(exit_status())
 
 
 if __name__ == "__main__":

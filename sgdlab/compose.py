@@ -9,6 +9,7 @@ group options (e.g. ``experiment/mine.yaml``) searched after the built-in ``conf
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from hydra import compose as hydra_compose
@@ -163,3 +164,16 @@ def one_line(err: BaseException) -> str:
             parts.append(first.rstrip("."))
         err = err.__cause__
     return ": ".join(parts) if parts else "invalid configuration"
+
+
+def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
+    """Every job's override list of a basic sweep: the cartesian product of the overrides'
+    values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
+        else:  # written as Hydra's sweeper writes it (the jobs' overrides.yaml)
+            choices[key] = [f"{key}={o.get_value_element_as_str()}"]
+    return [list(job) for job in itertools.product(*choices.values())]

@@ -322,7 +322,7 @@ def test_sweep_jobs_match_hydras_job_overrides():
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from sgdlab import cli
+    from sgdlab import sweep
 
     def config(task):
         return OmegaConf.create({"hydra": {"overrides": {"task": task, "hydra": []},
@@ -330,8 +330,8 @@ def test_sweep_jobs_match_hydras_job_overrides():
 
     task = ["optimizer.lr=0.1,1e-2", "steps=5", "+x='a b'", "~y", "seed=range(0,2)", "steps=6"]
     hydra = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(task), None)
-    assert cli.sweep_jobs(config(task)) == hydra[0]
-    globbed = cli.sweep_jobs(config(["sampler=glob(*,exclude=[cyclic,shuffle_once])"]))
+    assert sweep.sweep_jobs(config(task)) == hydra[0]
+    globbed = sweep.sweep_jobs(config(["sampler=glob(*,exclude=[cyclic,shuffle_once])"]))
     assert globbed == [["sampler=reshuffle"], ["sampler=with_replacement"]]
 
 
