@@ -21,7 +21,10 @@ must be an sgdlab dataset of a schema version this sgdlab reads (else a one-line
 :class:`sgdlab.io.DatasetError`).
 
 The files are opened lazily with dask when it is installed (so sweeps larger than memory still
-merge); without dask each job is loaded into memory.
+merge); without dask each job is loaded into memory. The jobs are concatenated along one
+dimension and unstacked into the swept keys, in time and memory linear in the number of jobs
+(``benchmarks/bench_collect.py`` merges 1,000 job files); xarray's cache of open files is
+enlarged to hold them all.
 """
 
 from __future__ import annotations
@@ -105,6 +108,24 @@ def _value(v, coord: np.ndarray):
     return int(v) if kind == "i" else float(v) if kind == "f" else str(v)
 
 
+def _keep_open(n_files: int) -> None:
+    """Let xarray keep ``n_files`` files open at once (its cache holds 128 by default; past
+    that, reading a lazily merged sweep closes and reopens its files over and over), raising
+    this process's limit on open files (the soft limit, up to the hard one) when needed."""
+    wanted = n_files + 64
+    if xr.get_options()["file_cache_maxsize"] < wanted:
+        xr.set_options(file_cache_maxsize=wanted)
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < wanted + 256:
+            top = wanted + 256 if hard == resource.RLIM_INFINITY else min(hard, wanted + 256)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, top), hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform: the cache still holds what it can
+
+
 def _open(path: Path) -> xr.Dataset:
     if importlib.util.find_spec("dask") is not None:
         return open_dataset(path, chunks={})
@@ -124,14 +145,15 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
         )
     keys = swept_keys([o for _, o in jobs])
     coords = {k: _coord([o.get(k) for _, o in jobs]) for k in keys}
+    _keep_open(len(jobs))
     parts = [_open(path) for path, _ in jobs]
     attr_names = list(dict.fromkeys(a for ds in parts for a in ds.attrs))
     varying = [
         a for a in attr_names if len({repr(ds.attrs.get(a)) for ds in parts}) > 1 or a == "config"
     ]
     missing = {a: _missing_attr([ds.attrs[a] for ds in parts if a in ds.attrs]) for a in varying}
-    expanded = []
-    for ds, (_, overrides) in zip(parts, jobs, strict=True):
+    stripped = []
+    for ds in parts:
         ds = ds.reset_coords([c for c in ("epoch", "estimated") if c in ds.coords])
         for a in varying:
             value = ds.attrs.get(a, missing[a])
@@ -139,10 +161,8 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
                 value = str(value)  # one type per variable: NetCDF cannot mix str and numbers
             ds[f"attr_{a}"] = xr.Variable((), value)
         ds.attrs = {}
-        index = {k: [_value(overrides.get(k), coords[k])] for k in keys}
-        expanded.append(ds.expand_dims(index))
-    merged = xr.merge(expanded, join="outer", compat="no_conflicts", combine_attrs="drop")
-    merged = merged.reindex(coords)
+        stripped.append(ds)
+    merged = _stack(stripped, [o for _, o in jobs], keys, coords)
     for c in ("epoch", "estimated"):
         if c in merged and not set(keys) & set(merged[c].dims):
             merged = merged.set_coords(c)
@@ -163,6 +183,24 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
         **{k: yaml.safe_dump(v, sort_keys=False) for k, v in left.items()},
     }
     return merged
+
+
+def _stack(parts: list[xr.Dataset], overrides: list[dict], keys: list[str], coords: dict):
+    """The jobs' datasets along one dimension per swept key: concatenated along a ``job``
+    dimension (outer join of their steps, replicates and parameters), which is then unstacked
+    into the swept keys; combinations no job ran are NaN. Linear in the number of jobs (a merge
+    of datasets each expanded along the swept keys would align every job with every other)."""
+    if not keys:  # every job has the same overrides: they are one job
+        return parts[0]
+    stacked = xr.concat(parts, dim="job", join="outer", data_vars="all", coords="different",
+                        compat="equals", combine_attrs="drop")  # fmt: skip
+    index = {k: ("job", [_value(o.get(k), coords[k]) for o in overrides]) for k in keys}
+    stacked = stacked.assign_coords(index)
+    if len(keys) == 1:
+        stacked = stacked.swap_dims(job=keys[0])
+    else:
+        stacked = stacked.set_index(job=keys).unstack("job")
+    return stacked.reindex(coords).transpose(*keys, ...)
 
 
 def _missing_attr(values: list) -> float | str:

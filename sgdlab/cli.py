@@ -12,7 +12,7 @@ Before Hydra starts (and so before anything is written), every run of the comman
 job of a sweep included, is composed and checked; bad input ends with one line on stderr and
 exit status 2.
 
-While it runs, the command holds the lock of its run or sweep folder (:mod:`sgdlab.lock`): a
+While it runs, the command holds the lock of its run or sweep folder (:mod:`sgdlab.sweep`): a
 second ``sgdlab`` into the same folder is refused. A job that fails is recorded in its folder
 (``job.yaml``: the one-line error; the traceback goes to its log) and the others go on; a
 re-run of a sweep into the same folder (``hydra.sweep.dir=...``) skips the jobs already done
