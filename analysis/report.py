@@ -4,8 +4,10 @@ PATH is a run directory (holding ``run.nc``), a multirun directory (job director
 ``.hydra/``; ``sweep.nc`` is written if missing), or a ``.nc`` file of either kind. Everything is
 written next to the data (or into ``--out``): the CSV tables of :mod:`analysis.checks`, the PNG
 figures of :mod:`analysis.figures`, ``report.md`` and a self-contained ``report.html`` (figures
-embedded as base64). Exit status: 0; 1 with ``--strict`` when a bound is violated; 2 when PATH
-holds no run.
+embedded as base64). Exit status: 0; 1 when a bound is violated (with ``--strict``), when the
+folder is locked by another sgdlab or cannot be written, or when the report fails; 2 when PATH
+holds no run, or a file that is not an sgdlab dataset this version reads. A sweep's failed and
+missing jobs are listed by their overrides.
 
 :func:`write_run_report` is what the ``sgdlab`` command calls after a single run.
 """
