@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -222,6 +223,14 @@ _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", vers
 )
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (joblib stops its workers, the folder's lock is released)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Console entry point: check the command line, then hand it to Hydra."""
     register()
@@ -235,11 +244,15 @@ def main() -> None:
         raise SystemExit(130) from None
     logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
     workers.mark_parent()
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         _hydra_main()
     except KeyboardInterrupt:  # a dataset is written atomically: none or a whole one exists
         print("sgdlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except Terminated:
+        print("sgdlab: terminated (SIGTERM); run the same command again to finish", file=sys.stderr)
+        raise SystemExit(143) from None
     finally:
         lock.release_all()
     if exit_status():

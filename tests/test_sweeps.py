@@ -150,6 +150,28 @@ def test_killed_sweep_resumed_equals_the_uninterrupted_sweep_and_its_workers_die
     xr.testing.assert_equal(resumed[data].load(), whole[data].load())
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_sweep_its_workers_and_releases_the_lock(tmp_path):
+    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=12000", "replicates=2",
+            "log.estimates.num=0", "~hydra.callbacks.report", "hydra.sweep.dir=sw"]  # fmt: skip
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    proc = subprocess.Popen([sys.executable, "-m", "sgdlab", *grid], cwd=tmp_path, **pipes)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "sw").glob("*/run.nc")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1].startswith("sgdlab: terminated (SIGTERM)")
+    assert "Traceback" not in err
+    assert not (tmp_path / "sw" / lock.LOCK_NAME).exists()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)]
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -222,7 +244,6 @@ def test_basic_launcher_runs_a_sweep_and_keeps_going_after_a_failure(tmp_path):
 def test_sweep_workers_start_with_the_configured_blas_threads(tmp_path):
     """``hydra.job.env_set`` (one BLAS thread by default) is in each worker's environment
     from its start, before NumPy loads its BLAS (read from /proc/self/environ)."""
-    assert sgdlab.compose([]) is not None
     env = hooked_env(tmp_path, """
         import os
         from pathlib import Path
