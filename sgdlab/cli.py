@@ -18,7 +18,7 @@ second ``sgdlab`` into the same folder is refused. A job that fails is recorded 
 re-run of a sweep into the same folder (``hydra.sweep.dir=...``) skips the jobs already done
 with the same config (``resume=false`` reruns them all; :mod:`sgdlab.jobs`). The exit status
 is 1 when a job or the report failed (after every job has finished), and 1 when the folder
-is locked or cannot be written.
+is locked or cannot be written; SIGTERM stops the jobs and exits with 143.
 """
 
 from __future__ import annotations
