@@ -66,11 +66,13 @@ class SweepSummary(Callback):
         """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
         jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
         workers.pin_environment(config.hydra.job.env_set)
+        sweep_dir = Path(config.hydra.sweep.dir)
         try:
             planned = sweep_jobs(config)
-        except Exception:  # noqa: BLE001 - e.g. a sweeper of another kind: no list, no harm
+        except Exception:  # noqa: BLE001 - e.g. a sweeper of another kind: no list, and
+            (sweep_dir / jobs.MANIFEST).unlink(missing_ok=True)  # not an older sweep's one
             return
-        jobs.write_manifest(Path(config.hydra.sweep.dir), planned)
+        jobs.write_manifest(sweep_dir, planned)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""

@@ -113,7 +113,7 @@ def test_killed_sweep_resumed_equals_the_uninterrupted_sweep_and_its_workers_die
     """SIGKILL of ``sgdlab -m`` part-way: its workers are gone within 10 s and write nothing
     more; the same sweep again takes over the stale lock, reruns only the unfinished jobs, and
     merges to the same data as the sweep run without interruption."""
-    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04,0.05,0.06", "steps=12000", "replicates=2",
+    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=8000", "replicates=2",
             "log.estimates.num=0", "~hydra.callbacks.report"]  # fmt: skip
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     proc = subprocess.Popen([sys.executable, "-m", "sgdlab", *grid, "hydra.sweep.dir=cut"],
@@ -135,14 +135,15 @@ def test_killed_sweep_resumed_equals_the_uninterrupted_sweep_and_its_workers_die
     time.sleep(1.0)
     assert {p: p.stat().st_mtime_ns for p in cut.rglob("*")} == files  # nothing more written
     finished = len(list(cut.glob("*/run.nc")))
-    assert 1 <= finished < 6
+    assert 1 <= finished < 4
 
     out = sgdlab_cmd([*grid, "hydra.sweep.dir=cut"], tmp_path)
     assert out.returncode == 0, out.stderr
-    assert f"resumed: {finished} skipped (done with the same config), {6 - finished} run" \
+    assert f"resumed: {finished} skipped (done with the same config), {4 - finished} run" \
         in out.stdout  # fmt: skip
     assert not (cut / lock.LOCK_NAME).exists()
-    out = sgdlab_cmd([*grid, "hydra.sweep.dir=whole"], tmp_path)
+    # uninterrupted, and in one process: the data do not depend on the launcher either
+    out = sgdlab_cmd([*grid, "hydra.sweep.dir=whole", "hydra/launcher=basic"], tmp_path)
     assert out.returncode == 0, out.stderr
     resumed, whole = collect(cut), collect(tmp_path / "whole")
     assert not yaml.safe_load(resumed.attrs["missing_jobs"])
@@ -222,7 +223,7 @@ def test_a_failed_job_is_kept_the_others_go_on_and_the_sweep_exits_1(tmp_path):
     (sw / "2").rmdir()
     assert [j["overrides"][0] for j in unfinished(sw)["missing_jobs"]] == ["optimizer.lr=0.03"]
 
-    out = sgdlab_cmd(sweep, tmp_path)  # without the fault: only those two run again
+    out = sgdlab_cmd([*sweep, "hydra/launcher=basic"], tmp_path)  # no fault: only those two
     assert out.returncode == 0, out.stderr
     assert "1 skipped (done with the same config), 2 run (1 missing, 1 failed" in out.stdout
 
@@ -303,7 +304,8 @@ def test_a_second_sweep_into_a_locked_folder_is_refused(tmp_path):
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "locked"
-        out = sgdlab_cmd(["-m", "optimizer.lr=0.01,0.02", *QUICK, "hydra.sweep.dir=sw"], tmp_path)
+        basic = ["-m", "hydra/launcher=basic", "optimizer.lr=0.01,0.02", *QUICK]
+        out = sgdlab_cmd([*basic, "hydra.sweep.dir=sw"], tmp_path)
         assert out.returncode == 1
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and f"pid {holder.pid}" in lines[0], out.stderr
@@ -312,7 +314,7 @@ def test_a_second_sweep_into_a_locked_folder_is_refused(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    out = sgdlab_cmd(["-m", "optimizer.lr=0.01,0.02", *QUICK, "hydra.sweep.dir=sw"], tmp_path)
+    out = sgdlab_cmd([*basic, "hydra.sweep.dir=sw"], tmp_path)
     assert out.returncode == 0, out.stderr  # its holder was killed: the lock was stale
     assert len(list((tmp_path / "sw").glob("*/run.nc"))) == 2
 
