@@ -135,6 +135,7 @@ def test_bad_input_one_line_exit_2_nothing_written(args, key, tmp_path, monkeypa
         ("huge.csv", "a,b,y\n1e300,1,0\n-1e300,2,1\n1.5e300,3,0\n", "overflows float64"),
         ("huge.npz", 1e300, "feature scale overflows float64 (feature column(s) [1]"),
         ("inf.npz", np.inf, "NaN or infinite"),
+        ("tiny.npz", 1e-300, "feature scale underflows float64 (feature column(s) [1]"),
     ],
 )
 def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypatch, capsys):

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ConfigError, require
 
 SOURCES = ("synthetic", "breast_cancer", "digits")
+TINY_SD = 1e-150  # a varying feature with a smaller standard deviation: its squares underflow
 ALLOWED_SOURCES = f"must be one of {', '.join(SOURCES)}, or a path to a .csv or .npz file"
 
 
@@ -71,6 +72,14 @@ def load(cfg) -> tuple[np.ndarray, np.ndarray]:
         f"feature scale overflows float64 (feature column(s) {bad[:5].tolist() or 'all'}: "
         f"largest |value| {np.abs(X).max():.3g}; their mean, standard deviation or squared "
         "norm is infinite); rescale the features",
+    )
+    tiny = np.flatnonzero((np.ptp(X, axis=0) > 0) & ~(sd > TINY_SD))
+    require(
+        tiny.size == 0,
+        "problem.data",
+        source,
+        f"feature scale underflows float64 (feature column(s) {tiny[:5].tolist()} vary, but "
+        f"their standard deviation is below {TINY_SD:g}: their squares vanish); rescale them",
     )
     if cfg.standardize:
         X = (X - mean) / np.where(sd > 0, sd, 1.0)
