@@ -57,7 +57,8 @@ class Report(Callback):
         try:
             verdict, html = write()
         except Exception as err:  # noqa: BLE001 - the runs are written; say why the report is not
-            why = one_line(err) if isinstance(err, OSError | ValueError) else repr(err)
+            typed = not isinstance(err, OSError | ValueError)  # those say what went wrong
+            why = f"{type(err).__name__}: {one_line(err)}" if typed else one_line(err)
             log_traceback(f"the report failed: {why}")
             fail(f"the report failed: {one_line(why)} (sgdlab-report DIR retries it)")
             return

@@ -279,14 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     from sgdlab.io import DatasetError
 
     folder = args.out or (args.path.parent if args.path.is_file() else args.path)
+    command = " ".join(["sgdlab-report", *map(str, sys.argv[1:] if argv is None else argv)])
     try:
-        if args.path.exists():
-            lock.acquire(
-                folder,
-                command=" ".join(
-                    ["sgdlab-report", *map(str, sys.argv[1:] if argv is None else argv)]
-                ),
-            )
+        if args.path.exists():  # one writer per folder: not while a sweep writes there
+            lock.acquire(folder, command=command)
         return _report(args)
     except (lock.FolderLocked, DatasetError) as err:
         print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)

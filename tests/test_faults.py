@@ -172,7 +172,7 @@ def test_the_report_after_a_run_failing_makes_the_run_exit_1(tmp_path):
     )
     out = sgdlab_cmd([*TINY, "hydra.run.dir=run"], tmp_path, env=env)
     assert out.returncode == 1
-    assert "the report failed: RuntimeError('figure exploded')" in one_error_line(out.stderr)
+    assert "the report failed: RuntimeError: figure exploded" in one_error_line(out.stderr)
     assert (tmp_path / "run" / "run.nc").is_file()  # the run itself is kept
 
 
