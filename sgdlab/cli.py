@@ -37,7 +37,15 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from . import jobs, lock, workers
-from .compose import check_group_choices, compose, config_dirs, expand_sweep, parse, values
+from .compose import (
+    check_group_choices,
+    compose,
+    compose_many,
+    config_dirs,
+    expand_sweep,
+    parse,
+    values,
+)
 from .config import conf_dir, register
 from .console import exit_status, fail, log_traceback, one_line, say
 from .errors import ConfigError
@@ -181,8 +189,8 @@ def precheck(args: list[str]) -> None:
     if ns.multirun:
         _check_sweep_base(parsed, config_dir)
     jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
-    for job in jobs:
-        prepare(compose(job, config_dir))
+    for cfg in compose_many(jobs, config_dir):
+        prepare(cfg)
 
 
 def _check_sweep_base(parsed, config_dir) -> None:

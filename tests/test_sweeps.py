@@ -384,3 +384,60 @@ def test_a_sweep_folder_left_by_another_sweep_is_not_merged(tmp_path):
     (tmp_path / jobs.MANIFEST).write_text(yaml.safe_dump(listed))
     merged = collect(tmp_path)
     np.testing.assert_array_equal(merged["optimizer.lr"].values, [0.1, 0.2])
+
+
+# ------------------------------------------------------------------------------ pre-check
+
+
+SWEEPS = [
+    ["optimizer.lr=0.1,1e-2,3", "seed=0,1", "steps=5"],
+    ["problem=least_squares,logistic", "optimizer.lr=0.1,0.2", "replicates=3"],
+    ["optimizer=sgd,adam", "optimizer.lr=0.5", "+problem.foo=1", "problem.n=50"],
+    ["experiment=lecture_mean,region_of_confusion", "optimizer.lr=0.3", "seed=3"],
+    ["problem=lsq1d", "problem.a=[1.0,2.0]", "problem.b=[0.5,1.5]", "steps=2,3"],
+    ["schedule=step_decay", "schedule.factor=0.5", "averaging.kind=none,tail", "x0=random"],
+    ["~log.estimates", "log.every=2,3"],
+    ["log.estimates=null", "problem.data='a b'"],
+    ["optimizer.betta=0.5", "steps=3,4"],  # a misspelt key: the same error as compose's
+    ["replicates=abc"],
+]
+
+
+@pytest.mark.parametrize("sweep", SWEEPS, ids=range(len(SWEEPS)))
+def test_compose_many_gives_what_compose_gives(sweep):
+    """The pre-check composes each group choice once and applies the jobs' values to it: the
+    configs, and the errors, are those of composing every job on its own."""
+    from omegaconf import OmegaConf
+
+    from sgdlab.compose import compose, compose_many, expand_sweep, parse
+
+    jobs = expand_sweep(parse(sweep))
+
+    def each(compose_one):
+        try:
+            return [OmegaConf.to_yaml(c) for c in compose_one()]
+        except sgdlab.ConfigError as err:
+            return f"error: {err}"
+
+    alone = each(lambda: [compose(job) for job in jobs])
+    assert each(lambda: compose_many(jobs)) == alone
+
+
+def test_compose_many_composes_each_group_choice_once(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("sgdlab.compose")  # (sgdlab.compose is also the function)
+
+    calls = []
+    real = module._hydra_compose
+    monkeypatch.setattr(module, "_hydra_compose", lambda over: calls.append(over) or real(over))
+    jobs = module.expand_sweep(module.parse(["sampler=reshuffle,cyclic", "optimizer.lr=0.1,0.2",
+                                             "seed=0,1,2", "steps=5"]))  # fmt: skip
+    configs = list(module.compose_many(jobs))
+    assert len(configs) == 12 and len(calls) == 2
+    assert [(c.sampler.name, c.optimizer.lr, c.seed) for c in configs][:4] == [
+        ("reshuffle", 0.1, 0),
+        ("reshuffle", 0.1, 1),
+        ("reshuffle", 0.1, 2),
+        ("reshuffle", 0.2, 0),
+    ]
