@@ -93,10 +93,9 @@ def before(job_dir: Path, output: str, digest: str) -> str:
 
 
 def clear(job_dir: Path, output: str) -> None:
-    """Remove the dataset of another config and temporary files a killed writer left."""
-    job_dir = Path(job_dir)
-    (job_dir / output).unlink(missing_ok=True)
-    for tmp in job_dir.glob(f".{output}.*.tmp"):
+    """Remove the temporary files a killed writer left in ``job_dir`` (a dataset there stays
+    until the job's new one replaces it; while the record says otherwise it is not merged)."""
+    for tmp in Path(job_dir).glob(f".{output}.*.tmp"):
         tmp.unlink(missing_ok=True)
 
 

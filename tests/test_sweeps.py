@@ -66,17 +66,25 @@ def test_config_hash_ignores_where_the_output_goes_and_sees_the_data(tmp_path):
 
 def test_job_folder_states(tmp_path):
     ds = sgdlab.run(["problem=mean", "steps=5", "replicates=2", "log.estimates.num=0"])
-    assert jobs.before(tmp_path, "run.nc", "abc") == "missing"
-    jobs.write_record(tmp_path, status="failed", config_hash="abc", error="x")
-    assert jobs.before(tmp_path, "run.nc", "abc") == "failed"
-    assert jobs.before(tmp_path, "run.nc", "xyz") == "stale"
+    job = tmp_path / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
+    assert jobs.before(job, "run.nc", "abc") == "missing"
+    jobs.write_record(job, status="failed", config_hash="abc", error="x")
+    assert jobs.before(job, "run.nc", "abc") == "failed"
+    assert jobs.before(job, "run.nc", "xyz") == "stale"
+    assert [j.status for j in jobs.states(tmp_path)] == ["failed"]
     ds.attrs["config_hash"] = "abc"
-    sgdlab.write_dataset(ds, tmp_path / "run.nc")
-    assert jobs.before(tmp_path, "run.nc", "abc") == "done"
-    assert jobs.before(tmp_path, "run.nc", "xyz") == "stale"
-    (tmp_path / ".run.nc.0123.tmp").write_text("left by a killed writer")
-    jobs.clear(tmp_path, "run.nc")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.yaml"]
+    sgdlab.write_dataset(ds, job / "run.nc")
+    jobs.write_record(job, status="done", config_hash="abc")
+    assert jobs.before(job, "run.nc", "abc") == "done"
+    assert jobs.before(job, "run.nc", "xyz") == "stale"
+    assert [j.status for j in jobs.states(tmp_path)] == ["done"]
+    (job / ".run.nc.0123.tmp").write_text("left by a killed writer")
+    jobs.clear(job, "run.nc")
+    assert sorted(p.name for p in job.iterdir()) == [".hydra", "job.yaml", "run.nc"]
+    jobs.write_record(job, status="running", config_hash="xyz")  # rerun, then killed:
+    assert [j.status for j in jobs.states(tmp_path)] == ["missing"]  # its old data not merged
 
 
 @pytest.mark.slow
