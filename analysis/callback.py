@@ -16,15 +16,13 @@ off)::
 
 from __future__ import annotations
 
-import sys
-import traceback
 from pathlib import Path
 
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sgdlab.cli import say
+from sgdlab.console import fail, log_traceback, one_line, say
 
 __all__ = ["Report"]
 
@@ -32,8 +30,9 @@ __all__ = ["Report"]
 class Report(Callback):
     """Writes the report of a run or a sweep once it has finished (see the module docstring).
 
-    A failure here is reported on stderr with its traceback but fails neither the run nor the
-    sweep (their datasets are already written); ``sgdlab-report DIR`` retries it.
+    A failure here is one line on stderr (the traceback goes to the run's log file, if any)
+    and makes the command exit 1; the datasets are already written, and ``sgdlab-report DIR``
+    retries the report.
     """
 
     def __init__(self, alpha: float = 0.05) -> None:
@@ -44,6 +43,8 @@ class Report(Callback):
         if job_return is None or job_return.status != JobStatus.COMPLETED:
             return
         out_dir = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
+        if not (out_dir / config.output).is_file():
+            return  # the job failed (and said so)
         self._report(lambda: _run_report(out_dir / config.output, out_dir, self.alpha))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -55,9 +56,11 @@ class Report(Callback):
     def _report(write) -> None:
         try:
             verdict, html = write()
-        except Exception:  # noqa: BLE001 - the runs succeeded; say why the report did not
-            print("sgdlab: the report failed:", file=sys.stderr)
-            traceback.print_exc()
+        except Exception as err:  # noqa: BLE001 - the runs are written; say why the report is not
+            typed = not isinstance(err, OSError | ValueError)  # those say what went wrong
+            why = f"{type(err).__name__}: {one_line(err)}" if typed else one_line(err)
+            log_traceback(f"the report failed: {why}")
+            fail(f"the report failed: {one_line(why)} (sgdlab-report DIR retries it)")
             return
         say(f"  {verdict}", f"  report: {html}")
 

@@ -13,8 +13,18 @@ or "" (strings), and :func:`cells` leaves it out of that job's attributes.
 turned into variables. :func:`cells` gives back each job's own dataset (attributes restored,
 padding dropped).
 
+Only the jobs that are done are merged (:func:`sgdlab.jobs.states`): a sweep's ``jobs.yaml``
+lists every job it launched, so a failed job, or one that never ran or was killed, is named
+by its overrides in ``attrs["failed_jobs"]`` and ``attrs["missing_jobs"]`` (YAML lists of
+``{overrides, error}``), and a job folder left by another sweep is not merged. Every file
+must be an sgdlab dataset of a schema version this sgdlab reads (else a one-line
+:class:`sgdlab.io.DatasetError`).
+
 The files are opened lazily with dask when it is installed (so sweeps larger than memory still
-merge); without dask each job is loaded into memory.
+merge); without dask each job is loaded into memory. The jobs are concatenated along one
+dimension and unstacked into the swept keys, in time and memory linear in the number of jobs
+(``benchmarks/bench_collect.py`` merges 1,000 job files); xarray's cache of open files is
+enlarged to hold them all.
 """
 
 from __future__ import annotations
@@ -28,7 +38,10 @@ import numpy as np
 import xarray as xr
 import yaml
 
-__all__ = ["cells", "collect", "find_jobs", "parse_overrides", "swept_keys"]
+from sgdlab.io import open_dataset
+from sgdlab.jobs import job_dataset, states
+
+__all__ = ["cells", "collect", "find_jobs", "parse_overrides", "swept_keys", "unfinished"]
 
 
 def parse_overrides(lines: list[str]) -> dict[str, object]:
@@ -50,22 +63,24 @@ def parse_overrides(lines: list[str]) -> dict[str, object]:
 def find_jobs(sweep_dir: str | Path, output: str | None = None) -> list[tuple[Path, dict]]:
     """``(dataset path, overrides)`` of every finished job under ``sweep_dir``, by job number."""
     jobs = []
-    for hydra_dir in Path(sweep_dir).glob("*/.hydra"):
-        path = hydra_dir.parent / output if output is not None else job_dataset(hydra_dir.parent)
-        overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) or []
-        if path.exists():
-            jobs.append((path, parse_overrides(overrides)))
-    jobs.sort(key=lambda j: (len(j[0].parent.name), j[0].parent.name))
+    for job in states(sweep_dir, output):
+        if job.status == "done":
+            path = job.folder / output if output is not None else job_dataset(job.folder)
+            jobs.append((path, parse_overrides(job.overrides)))
     return jobs
 
 
-def job_dataset(job_dir: str | Path) -> Path:
-    """The dataset a Hydra job directory holds: its config's ``output`` (``run.nc`` unless
-    changed), read from ``.hydra/config.yaml`` when there is one."""
-    job_dir = Path(job_dir)
-    config = job_dir / ".hydra" / "config.yaml"
-    cfg = (yaml.safe_load(config.read_text()) or {}) if config.is_file() else {}
-    return job_dir / cfg.get("output", "run.nc")
+def unfinished(sweep_dir: str | Path, output: str | None = None) -> dict[str, list[dict]]:
+    """``{"failed_jobs": [...], "missing_jobs": [...]}``: the sweep's jobs that failed (with
+    their one-line error) or have no dataset, each ``{"overrides": [...], "error": ...}``."""
+    out: dict[str, list[dict]] = {"failed_jobs": [], "missing_jobs": []}
+    for job in states(sweep_dir, output):
+        if job.status != "done":
+            entry = {"overrides": job.overrides, "job": job.num}
+            if job.status == "failed":
+                entry["error"] = str(job.record.get("error", ""))
+            out[f"{job.status}_jobs"].append(entry)
+    return out
 
 
 def swept_keys(overrides: list[dict]) -> list[str]:
@@ -93,28 +108,52 @@ def _value(v, coord: np.ndarray):
     return int(v) if kind == "i" else float(v) if kind == "f" else str(v)
 
 
+def _keep_open(n_files: int) -> None:
+    """Let xarray keep ``n_files`` files open at once (its cache holds 128 by default; past
+    that, reading a lazily merged sweep closes and reopens its files over and over), raising
+    this process's limit on open files (the soft limit, up to the hard one) when needed."""
+    wanted = n_files + 64
+    if xr.get_options()["file_cache_maxsize"] < wanted:
+        xr.set_options(file_cache_maxsize=wanted)
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < wanted + 256:
+            top = wanted + 256 if hard == resource.RLIM_INFINITY else min(hard, wanted + 256)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, top), hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform: the cache still holds what it can
+
+
 def _open(path: Path) -> xr.Dataset:
     if importlib.util.find_spec("dask") is not None:
-        return xr.open_dataset(path, engine="h5netcdf", chunks={})
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return open_dataset(path, chunks={})
+    with open_dataset(path) as ds:
         return ds.load()
 
 
 def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
     """One dataset for the whole sweep under ``sweep_dir`` (see the module docstring)."""
     jobs = find_jobs(sweep_dir, output)
+    left = unfinished(sweep_dir, output)
     if not jobs:
-        raise FileNotFoundError(f"{sweep_dir}: no job directory with .hydra/ and a dataset")
+        counts = ", ".join(f"{len(v)} {k.split('_')[0]}" for k, v in left.items() if v)
+        raise FileNotFoundError(
+            f"{sweep_dir}: no job directory with .hydra/ and a finished dataset"
+            + (f" ({counts})" if counts else "")
+        )
     keys = swept_keys([o for _, o in jobs])
     coords = {k: _coord([o.get(k) for _, o in jobs]) for k in keys}
+    _keep_open(len(jobs))
     parts = [_open(path) for path, _ in jobs]
     attr_names = list(dict.fromkeys(a for ds in parts for a in ds.attrs))
     varying = [
         a for a in attr_names if len({repr(ds.attrs.get(a)) for ds in parts}) > 1 or a == "config"
     ]
     missing = {a: _missing_attr([ds.attrs[a] for ds in parts if a in ds.attrs]) for a in varying}
-    expanded = []
-    for ds, (_, overrides) in zip(parts, jobs, strict=True):
+    stripped = []
+    for ds in parts:
         ds = ds.reset_coords([c for c in ("epoch", "estimated") if c in ds.coords])
         for a in varying:
             value = ds.attrs.get(a, missing[a])
@@ -122,10 +161,8 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
                 value = str(value)  # one type per variable: NetCDF cannot mix str and numbers
             ds[f"attr_{a}"] = xr.Variable((), value)
         ds.attrs = {}
-        index = {k: [_value(overrides.get(k), coords[k])] for k in keys}
-        expanded.append(ds.expand_dims(index))
-    merged = xr.merge(expanded, join="outer", compat="no_conflicts", combine_attrs="drop")
-    merged = merged.reindex(coords)
+        stripped.append(ds)
+    merged = _stack(stripped, [o for _, o in jobs], keys, coords)
     for c in ("epoch", "estimated"):
         if c in merged and not set(keys) & set(merged[c].dims):
             merged = merged.set_coords(c)
@@ -143,8 +180,27 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
         "swept_keys": yaml.safe_dump(keys),
         "job_attrs": yaml.safe_dump(varying),
         "sweep_dir": str(Path(sweep_dir)),
+        **{k: yaml.safe_dump(v, sort_keys=False) for k, v in left.items()},
     }
     return merged
+
+
+def _stack(parts: list[xr.Dataset], overrides: list[dict], keys: list[str], coords: dict):
+    """The jobs' datasets along one dimension per swept key: concatenated along a ``job``
+    dimension (outer join of their steps, replicates and parameters), which is then unstacked
+    into the swept keys; combinations no job ran are NaN. Linear in the number of jobs (a merge
+    of datasets each expanded along the swept keys would align every job with every other)."""
+    if not keys:  # every job has the same overrides: they are one job
+        return parts[0]
+    stacked = xr.concat(parts, dim="job", join="outer", data_vars="all", coords="different",
+                        compat="equals", combine_attrs="drop")  # fmt: skip
+    index = {k: ("job", [_value(o.get(k), coords[k]) for o in overrides]) for k in keys}
+    stacked = stacked.assign_coords(index)
+    if len(keys) == 1:
+        stacked = stacked.swap_dims(job=keys[0])
+    else:
+        stacked = stacked.set_index(job=keys).unstack("job")
+    return stacked.reindex(coords).transpose(*keys, ...)
 
 
 def _missing_attr(values: list) -> float | str:
@@ -165,8 +221,8 @@ def cells(sweep: xr.Dataset) -> Iterator[tuple[dict, xr.Dataset]]:
     """``({key: value}, job dataset)`` for every job present in a collected sweep."""
     keys = yaml.safe_load(sweep.attrs.get("swept_keys", "[]")) or []
     job_attrs = yaml.safe_load(sweep.attrs.get("job_attrs", "[]")) or []
-    base = {a: v for a, v in sweep.attrs.items() if a not in ("swept_keys", "job_attrs")}
-    base.pop("sweep_dir", None)
+    sweep_only = ("swept_keys", "job_attrs", "sweep_dir", "failed_jobs", "missing_jobs")
+    base = {a: v for a, v in sweep.attrs.items() if a not in sweep_only}
     for values in itertools.product(*(sweep[k].values.tolist() for k in keys)):
         where = dict(zip(keys, values, strict=True))
         ds = sweep.sel(where)

@@ -5,8 +5,11 @@ PATH is a run directory (holding ``run.nc``), a multirun directory (job director
 written next to the data (or into ``--out``): the CSV tables of :mod:`analysis.checks`, the PNG
 figures of :mod:`analysis.figures`, ``report.md`` and a self-contained ``report.html`` (figures
 embedded as base64). Exit status: 0; 1 with ``--strict`` on a family-wise significant
-violation that rests on certified constants; 2 when PATH holds no run. ``--allow-estimated``
-lets theorems use constants estimated from the run; such rows say "conditional on estimated …".
+violation that rests on certified constants, when the folder is locked by another sgdlab or
+cannot be written, or when the report fails; 2 when PATH holds no run, or a file that is not an
+sgdlab dataset this version reads. A sweep's failed and missing jobs are listed by their
+overrides. ``--allow-estimated`` lets theorems use constants estimated from the run; such rows
+say "conditional on estimated …".
 
 :func:`write_run_report` is what the ``sgdlab`` command calls after a single run.
 """
@@ -345,21 +348,61 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
     args = parser.parse_args(argv)
+    from sgdlab import lock
+    from sgdlab.io import DatasetError
+
+    folder = args.out or (args.path.parent if args.path.is_file() else args.path)
+    command = " ".join(["sgdlab-report", *map(str, sys.argv[1:] if argv is None else argv)])
+    try:
+        if args.path.exists():  # one writer per folder: not while a sweep writes there
+            lock.acquire(folder, command=command)
+        return _report(args)
+    except (lock.FolderLocked, DatasetError) as err:
+        print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)
+        return 1 if isinstance(err, lock.FolderLocked) else 2
+    except OSError as err:  # a read-only folder, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"sgdlab-report: error: cannot write the report: {where}{_first_line(err)}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        lock.release_all()
+
+
+def _first_line(err: BaseException) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _report(args) -> int:
+    """The report of ``sgdlab-report`` (:func:`main`, with its folder locked)."""
     try:
         kind, ds, where = _resolve(args.path)
-    except (FileNotFoundError, OSError, KeyError, ValueError) as err:
-        print(f"sgdlab-report: error: {err}", file=sys.stderr)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)
         return 2
     out_dir = args.out or where
     write = write_sweep_report if kind == "sweep" else write_run_report
     estimated = "allow" if args.allow_estimated else "forbid"
-    paths = write(ds, out_dir, alpha=args.alpha, estimated=estimated)
+    try:
+        paths = write(ds, out_dir, alpha=args.alpha, estimated=estimated)
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 - one line: what failed, non-zero exit
+        print(f"sgdlab-report: error: the report failed: {type(err).__name__}: "
+              f"{_first_line(err)}", file=sys.stderr)  # fmt: skip
+        return 1
     summary = summary_of(paths)
     print(f"sgdlab-report: {kind} {args.path}: {verdict_of(paths)}")
     keys = [c for c in summary.columns[: summary.columns.get_loc("theorem")]]
     for _, row in summary[summary["status"] != "not_applicable"].iterrows():
         job = ", ".join(f"{k}={row[k]}" for k in keys)
         print(f"  {job + ': ' if job else ''}{row['theorem']}: {row['status']}")
+    for name, what in (("failed_jobs", "failed"), ("missing_jobs", "missing (no dataset)")):
+        for job in yaml.safe_load(ds.attrs.get(name, "[]")) or []:
+            error = f": {job['error']}" if job.get("error") else ""
+            print(f"  {what}: {' '.join(job['overrides'])}{error}")
     print(f"  report: {paths['report_html']}")
     return 1 if args.strict and strict_failure(summary) else 0
 

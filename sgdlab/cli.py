@@ -11,31 +11,46 @@ Each job writes ``run.nc`` (``output``) into its Hydra output directory and prin
 Before Hydra starts (and so before anything is written), every run of the command line, each
 job of a sweep included, is composed and checked; bad input ends with one line on stderr and
 exit status 2.
+
+While it runs, the command holds the lock of its run or sweep folder (:mod:`sgdlab.sweep`): a
+second ``sgdlab`` into the same folder is refused. A job that fails is recorded in its folder
+(``job.yaml``: the one-line error; the traceback goes to its log) and the others go on; a
+re-run of a sweep into the same folder (``hydra.sweep.dir=...``) skips the jobs already done
+with the same config (``resume=false`` reruns them all; :mod:`sgdlab.jobs`). The exit status
+is 1 when a job or the report failed (after every job has finished), and 1 when the folder
+is locked or cannot be written; SIGTERM stops the jobs and exits with 143.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
-import itertools
 import logging
-import os
+import signal
 import sys
 from pathlib import Path
 
 import hydra
 import numpy as np
 import scipy.stats
-import xarray as xr
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.types import Override
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from .compose import check_group_choices, compose, config_dirs, parse, values
+from . import jobs, lock, workers
+from .compose import (
+    check_group_choices,
+    compose,
+    compose_many,
+    config_dirs,
+    expand_sweep,
+    parse,
+    values,
+)
 from .config import conf_dir, register
+from .console import exit_status, fail, log_traceback, one_line, say
 from .errors import ConfigError
 from .io import write_dataset
+from .sweep import FolderLock, SweepSummary  # noqa: F401 - conf/config.yaml names them here
 
 
 def _f_star(ds) -> float:
@@ -51,15 +66,6 @@ def final_values(ds) -> tuple[str, np.ndarray]:
     if "loss" in ds:
         return "loss f(x_T) (f* unknown)", ds["loss"].isel(step=-1).values
     return "final value", np.array([])
-
-
-def say(*lines: str) -> None:
-    """Print ``lines`` to stdout; when the reader has gone (``sgdlab | head``), print nothing
-    more instead of failing: the run is on disk either way."""
-    try:
-        print(*lines, sep="\n", flush=True)
-    except BrokenPipeError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
 def summarize(ds, path: Path | None = None) -> str:
@@ -104,29 +110,50 @@ def _spread(values: np.ndarray) -> str:
 
 
 def task(cfg: DictConfig) -> None:
-    """One job: run, write ``run.nc`` atomically into the Hydra output directory, summarize."""
+    """One job: run, write ``run.nc`` atomically into the Hydra output directory, summarize;
+    in a sweep, skip it when it is already done with the same config (``resume``). A job that
+    raises is recorded in its folder and reported in one line (see the module docstring)."""
     from .api import run
 
-    ds = run(cfg)
-    path = write_dataset(ds, Path(HydraConfig.get().runtime.output_dir) / cfg.output)
+    hc = HydraConfig.get()
+    sweeping = hc.mode == RunMode.MULTIRUN
+    if sweeping:
+        workers.follow_parent()
+    out_dir = Path(hc.runtime.output_dir)
+    num = OmegaConf.select(hc, "job.num", default=0)
+    overrides = [str(o) for o in hc.overrides.task]
+    sweep_dir = Path(hc.sweep.dir) if sweeping else out_dir
+    digest = jobs.config_hash(cfg)
+    found = jobs.before(out_dir, cfg.output, digest)
+    record = {"num": num, "overrides": overrides, "config_hash": digest, "before": found,
+              "sweep": jobs.sweep_id(sweep_dir)}  # fmt: skip
+    if sweeping and cfg.resume and found == "done":
+        jobs.write_record(out_dir, status="done", action="skipped", **record)
+        say(f"sgdlab: job {num} ({' '.join(overrides)}): skipped, done with the same config")
+        return
+    try:
+        jobs.clear(out_dir, cfg.output)
+        jobs.write_record(out_dir, status="running", action="ran", **record)
+        ds = run(cfg)
+        ds.attrs["config_hash"] = digest
+        path = write_dataset(ds, out_dir / cfg.output)
+    except Exception as err:  # noqa: BLE001 - recorded, reported in one line, the others go on
+        line = one_line(err) if isinstance(err, ConfigError | OSError) else _typed(err)
+        log_traceback(f"job {num} failed: {line}")
+        try:
+            jobs.write_record(out_dir, status="failed", action="ran", error=line, **record)
+        except OSError:
+            pass  # e.g. the disk is full: the line below still says what happened
+        where = f"job {num} ({' '.join(overrides)}) failed: " if sweeping else ""
+        fail(f"{where}{line}")
+        return
+    jobs.write_record(out_dir, status="done", action="ran", **record)
     say(summarize(ds, path))
 
 
-class SweepSummary(Callback):
-    """At the end of a multirun: one line per job with its overrides and final suboptimality."""
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
-        sweep_dir = Path(config.hydra.sweep.dir)
-        rows = []
-        for path in sorted(sweep_dir.glob(f"*/{glob.escape(str(config.output))}")):
-            # Lazily: only the final values are read (the report reads the whole files).
-            with xr.open_dataset(path, engine="h5netcdf") as ds:
-                label, final = final_values(ds)
-                overrides = ds.attrs["overrides"].replace("\n", " ").replace("- ", "").strip()
-            mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
-            rows.append(f"  {overrides}: mean final {label} = {mean:.4g}  ({path})")
-        say(f"sgdlab sweep: {len(rows)} runs in {sweep_dir}", *rows)
+def _typed(err: BaseException) -> str:
+    """``Type: first line`` of an unexpected exception."""
+    return f"{type(err).__name__}: {one_line(err)}"
 
 
 def command_line(args: list[str]) -> argparse.Namespace | None:
@@ -140,19 +167,6 @@ def command_line(args: list[str]) -> argparse.Namespace | None:
         return parser.parse_known_args(args)[0]
     except argparse.ArgumentError:
         return None
-
-
-def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
-    """Every job's override list of a basic sweep: the cartesian product of the overrides'
-    values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
-    choices: dict[str, list[str]] = {}
-    for o in parsed:
-        key = o.get_key_element()
-        if o.is_sweep_override():
-            choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
-        else:
-            choices[key] = [o.input_line]
-    return [list(job) for job in itertools.product(*choices.values())]
 
 
 def precheck(args: list[str]) -> None:
@@ -175,8 +189,8 @@ def precheck(args: list[str]) -> None:
     if ns.multirun:
         _check_sweep_base(parsed, config_dir)
     jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
-    for job in jobs:
-        prepare(compose(job, config_dir))
+    for cfg in compose_many(jobs, config_dir):
+        prepare(cfg)
 
 
 def _check_sweep_base(parsed, config_dir) -> None:
@@ -217,6 +231,14 @@ _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", vers
 )
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (joblib stops its workers, the folder's lock is released)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Console entry point: check the command line, then hand it to Hydra."""
     register()
@@ -229,11 +251,20 @@ def main() -> None:
         print("sgdlab: interrupted before any work; nothing written", file=sys.stderr)
         raise SystemExit(130) from None
     logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
+    workers.mark_parent()
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         _hydra_main()
     except KeyboardInterrupt:  # a dataset is written atomically: none or a whole one exists
         print("sgdlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except Terminated:
+        print("sgdlab: terminated (SIGTERM); run the same command again to finish", file=sys.stderr)
+        raise SystemExit(143) from None
+    finally:
+        lock.release_all()
+    if exit_status():
+        raise SystemExit(exit_status())
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ group options (e.g. ``experiment/mine.yaml``) searched after the built-in ``conf
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from hydra.core.override_parser.types import Glob, Override
+from hydra.core.override_parser.types import Glob, Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -140,8 +142,7 @@ def compose(
         overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
     register()
     try:
-        with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):
-            cfg = hydra_compose("config", overrides=overrides)
+        cfg = _hydra_compose(overrides)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         message = one_line(err)
@@ -149,6 +150,56 @@ def compose(
             message += "; write ++key=value to set a key whether or not it exists"
         raise ConfigError(message) from None
     return cfg
+
+
+def _hydra_compose(overrides: list[str]) -> DictConfig:
+    """Hydra's composition of ``overrides`` (checked, with the search path), unresolved."""
+    with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):
+        return hydra_compose("config", overrides=overrides)
+
+
+def _plain(o: Override) -> bool:
+    """A ``key=value`` change of an existing key outside the config groups and Hydra's own
+    node: Hydra applies it to the composed config, after the defaults."""
+    key = o.key_or_group
+    return (
+        not o.is_sweep_override()
+        and o.type == OverrideType.CHANGE
+        and o.package is None
+        and "/" not in key
+        and key not in GROUPS
+        and key.split(".")[0] != "hydra"
+    )
+
+
+def compose_many(jobs: list[list[str]], config_dir=None):
+    """``compose(job, config_dir)`` for each job of ``jobs``, in order, faster: the jobs that
+    differ only in plain ``key=value`` overrides (a sweep over step sizes, seeds, ...) share
+    one Hydra composition, to which each job's values are applied as Hydra applies them
+    (``OmegaConf.update`` under the schema). Anything else about a job — a group choice, ``+``,
+    ``~``, an error — is composed by :func:`compose` itself, so its result and its errors are
+    the same."""
+    base: dict[tuple, DictConfig] = {}
+    for job in jobs:
+        parsed = parse(job)
+        rest = tuple(str(j) for j, o in zip(job, parsed, strict=True) if not _plain(o))
+        plain = [o for o in parsed if _plain(o)]
+        try:
+            if rest not in base:
+                dirs = config_dirs(config_dir, parse(list(rest)))
+                check_group_choices(parse(list(rest)), dirs)
+                over = [r for r in rest if not r.startswith(SEARCHPATH)]
+                if dirs:
+                    over.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
+                register()
+                base[rest] = _hydra_compose(over)
+            cfg = copy.deepcopy(base[rest])
+            for o in plain:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+            OmegaConf.resolve(cfg)
+        except Exception:  # noqa: BLE001 - compose says what is wrong, in its own words
+            cfg = compose(job, config_dir)
+        yield cfg
 
 
 def one_line(err: BaseException) -> str:
@@ -163,3 +214,16 @@ def one_line(err: BaseException) -> str:
             parts.append(first.rstrip("."))
         err = err.__cause__
     return ": ".join(parts) if parts else "invalid configuration"
+
+
+def expand_sweep(parsed: list[Override], config_dir=None) -> list[list[str]]:
+    """Every job's override list of a basic sweep: the cartesian product of the overrides'
+    values (a later override of a key replaces an earlier one, as in Hydra's basic sweeper)."""
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            choices[key] = [f"{key}={v}" for v in values(o, config_dir)]
+        else:  # written as Hydra's sweeper writes it (the jobs' overrides.yaml)
+            choices[key] = [f"{key}={o.get_value_element_as_str()}"]
+    return [list(job) for job in itertools.product(*choices.values())]

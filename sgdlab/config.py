@@ -240,6 +240,7 @@ class SgdlabConfig:
     memory_mb: float = MISSING
     divergence_factor: float = MISSING
     output: str = MISSING
+    resume: bool = MISSING
     log: LogConfig = field(default_factory=LogConfig)
     averaging: AveragingConfig = field(default_factory=AveragingConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)

@@ -11,6 +11,7 @@ import os
 from omegaconf import OmegaConf
 
 from .config import SCHEMAS, SgdlabConfig
+from .dataset import VARIABLES
 from .errors import require
 from .optimizers import OPTIMIZERS
 from .problems import PROBLEMS
@@ -122,6 +123,7 @@ def check_config(cfg) -> None:
     _positive(cfg, "log.estimates.lanczos_iters", integer=True)
     tol = log.estimates.lanczos_tol
     require(0 <= tol < 1, "log.estimates.lanczos_tol", tol, "must be in [0, 1)")
+    check_memory(cfg)
     kinds = ["none", "full", "tail"]
     require(
         cfg.averaging.kind in kinds, "averaging.kind", cfg.averaging.kind, f"choose one of {kinds}"
@@ -139,6 +141,42 @@ def check_config(cfg) -> None:
         "early_stopping.patience",
         cfg.early_stopping.patience,
         "counts logged steps without a better held-out loss, so it needs log.enabled=true",
+    )
+
+
+def _physical_memory() -> int | None:
+    """This machine's RAM in bytes (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.3g} GiB"
+
+
+def check_memory(cfg, total: int | None = None) -> None:
+    """Refuse, before anything is allocated, a run whose logged arrays alone need more memory
+    than the machine has (``total`` bytes; its RAM by default): at least 8 bytes for each
+    (replicate, step) variable at each logged step, for each step size η_t, and a few (R, d)
+    arrays. The message names the memory needed."""
+    total = _physical_memory() if total is None else total
+    if total is None:
+        return
+    R, T, log = int(cfg.replicates), int(cfg.steps), cfg.log
+    logged = T // int(log.every) + 2 if log.enabled and int(log.every) > 0 else 2
+    per_step = sum(dims == ("replicate", "step") for dims, _, _ in VARIABLES.values())
+    d = int(cfg.problem.d) if "d" in cfg.problem and isinstance(cfg.problem.d, int) else 1
+    need = 8.0 * (R * logged * per_step + (T + 1) + 6 * R * d)
+    key, value = ("replicates", R) if R * logged * per_step >= T else ("steps", T)
+    require(
+        need <= total,
+        key,
+        value,
+        f"the run needs at least {_gb(need)} of memory for its logged arrays (R={R} "
+        f"replicates × {logged} logged steps × {per_step} variables, and T={T} step sizes), "
+        f"more than this machine's {_gb(total)}; lower replicates, steps or log.every",
     )
 
 

@@ -102,6 +102,12 @@ BAD = [
     # Hydra composes a sweep's base with the default problem, which has no lam
     (["-m", "problem=logistic,mlp", "problem.lam=0.1"], "write ++problem.lam=0.1"),
     (["-m", "problem=logistic,mlp", "problem.hidden=4"], "only ['mlp'] of the swept problem"),
+    (["problem.cond=inf"], "problem.cond=inf: condition number must be a finite number"),
+    (["problem.cond=nan"], "problem.cond=nan: condition number must be a finite number"),
+    # refused before any allocation, naming the memory the run needs
+    (["replicates=100000000000"], "replicates=100000000000: the run needs at least"),
+    (["steps=100000000000000", "log.enabled=false"], "steps=100000000000000: the run needs"),
+    (["-m", "replicates=2,100000000000"], "GiB of memory"),
 ]
 
 
@@ -125,6 +131,11 @@ def test_bad_input_one_line_exit_2_nothing_written(args, key, tmp_path, monkeypa
         ("ragged.csv", "a,y\n1,0\n2,1,3\n", "number of columns changed"),
         ("nofeature.csv", "y\n0\n1\n0\n1\n", "at least 1 feature column"),
         ("len.npz", None, "lengths must match"),
+        # overflowing feature scales: never standardized into zeros
+        ("huge.csv", "a,b,y\n1e300,1,0\n-1e300,2,1\n1.5e300,3,0\n", "overflows float64"),
+        ("huge.npz", 1e300, "feature scale overflows float64 (feature column(s) [1]"),
+        ("inf.npz", np.inf, "NaN or infinite"),
+        ("tiny.npz", 1e-300, "feature scale underflows float64 (feature column(s) [1]"),
     ],
 )
 def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypatch, capsys):
@@ -133,6 +144,9 @@ def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypa
     path = data / name
     if content is None:
         np.savez(path, X=np.zeros((4, 2)), y=np.array([0, 1, 0]))
+    elif isinstance(content, float):  # the second feature column scaled by `content`
+        X = np.random.default_rng(0).normal(size=(6, 2)) * np.array([1.0, content])
+        np.savez(path, X=X, y=np.arange(6) % 2)
     else:
         path.write_text(content)
     monkeypatch.chdir(tmp_path)
@@ -143,6 +157,40 @@ def test_bad_data_files_from_the_cli(name, content, fragment, tmp_path, monkeypa
     assert err.count("\n") == 1 and fragment in err and "problem.data" in err
     assert "usecols" not in err  # numpy's hint names numpy's API, not ours
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize("standardize", ["true", "false"])
+def test_overflowing_features_are_refused_whether_or_not_standardized(standardize, tmp_path):
+    path = tmp_path / "huge.csv"
+    rows = [f"{(i % 3 + 1) * 1e300},{i},{i % 2}" for i in range(8)]
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    over = ["problem=logistic", f"problem.data={path}", f"problem.standardize={standardize}"]
+    with pytest.raises(ConfigError, match="feature scale overflows float64"):
+        sgdlab.run(over)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_an_unreadable_data_file_says_permission_denied(suffix, tmp_path, monkeypatch):
+    from sgdlab.problems import data
+
+    path = tmp_path / f"secret{suffix}"
+    if suffix == ".npz":
+        np.savez(path, X=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
+    else:
+        path.write_text("a,y\n1,0\n2,1\n")
+    if os.geteuid() == 0:  # root reads any file: make this one refuse, as the kernel would
+
+        def refuse(file, *args, **kwargs):
+            if str(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return open(file, *args, **kwargs)
+
+        monkeypatch.setattr(data, "open", refuse, raising=False)
+    else:
+        path.chmod(0)
+    with pytest.raises(ConfigError, match="permission denied") as info:
+        sgdlab.run(["problem=logistic", f"problem.data={path}"])
+    assert "zip" not in str(info.value)
 
 
 def test_bad_input_end_to_end_subprocess(tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ConfigError, require
 
 SOURCES = ("synthetic", "breast_cancer", "digits")
+TINY_SD = 1e-150  # a varying feature with a smaller standard deviation: its squares underflow
 ALLOWED_SOURCES = f"must be one of {', '.join(SOURCES)}, or a path to a .csv or .npz file"
 
 
@@ -61,9 +62,27 @@ def load(cfg) -> tuple[np.ndarray, np.ndarray]:
     )
     classes, labels = np.unique(y, return_inverse=True)
     require(classes.size >= 2, "problem.data", source, "labels must take at least 2 values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, sd, norms = X.mean(axis=0), X.std(axis=0), (X * X).sum(axis=1)
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(sd)))
+    require(
+        bad.size == 0 and bool(np.all(np.isfinite(norms))),
+        "problem.data",
+        source,
+        f"feature scale overflows float64 (feature column(s) {bad[:5].tolist() or 'all'}: "
+        f"largest |value| {np.abs(X).max():.3g}; their mean, standard deviation or squared "
+        "norm is infinite); rescale the features",
+    )
+    tiny = np.flatnonzero((np.ptp(X, axis=0) > 0) & ~(sd > TINY_SD))
+    require(
+        tiny.size == 0,
+        "problem.data",
+        source,
+        f"feature scale underflows float64 (feature column(s) {tiny[:5].tolist()} vary, but "
+        f"their standard deviation is below {TINY_SD:g}: their squares vanish); rescale them",
+    )
     if cfg.standardize:
-        sd = X.std(axis=0)
-        X = (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        X = (X - mean) / np.where(sd > 0, sd, 1.0)
     return np.ascontiguousarray(X, dtype=float), labels.astype(np.int64)
 
 
@@ -97,6 +116,13 @@ def _file(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     key = "problem.data"
     require(path.suffix.lower() in (".csv", ".npz"), key, str(path), ALLOWED_SOURCES)
     require(path.is_file(), key, str(path), "file not found")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        require(False, key, str(path), "permission denied (the file is not readable)")
+    except OSError as err:
+        require(False, key, str(path), f"cannot be read ({err.strerror or one_line(err)})")
     if path.suffix.lower() == ".npz":
         return _npz(path, label)
     return _csv(path, label)

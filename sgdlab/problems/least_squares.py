@@ -48,7 +48,9 @@ def build(cfg) -> Problem:
     n, d = int(cfg.n), int(cfg.d)
     require(n >= 1, "problem.n", cfg.n, "must be a positive integer")
     require(d >= 1, "problem.d", cfg.d, "must be a positive integer")
-    require(float(cfg.cond) >= 1.0, "problem.cond", cfg.cond, "condition number must be ≥ 1")
+    cond = float(cfg.cond)
+    require(np.isfinite(cond) and cond >= 1.0, "problem.cond", cfg.cond,
+            "condition number must be a finite number ≥ 1")  # fmt: skip
     require(float(cfg.noise) >= 0.0, "problem.noise", cfg.noise, "must be ≥ 0")
     rng = np.random.default_rng(int(cfg.seed))
     k = min(n, d)
