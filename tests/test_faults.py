@@ -17,6 +17,7 @@ import sgdlab
 from analysis import report
 from analysis.collect import collect
 from sgdlab import io
+from sgdlab.dataset import SCHEMA_VERSION
 from sgdlab.io import DatasetError, WriteError
 
 TINY = ["problem=mean", "steps=5", "replicates=2", "log.estimates.num=0"]
@@ -191,12 +192,16 @@ def _other_version(path: Path, ds) -> None:
 
 def test_reading_checks_the_schema_version_and_the_format(tmp_path, tiny):
     good = sgdlab.write_dataset(tiny, tmp_path / "good.nc")
-    assert sgdlab.read_dataset(good).attrs["schema_version"] == "1"
+    assert sgdlab.read_dataset(good).attrs["schema_version"] == SCHEMA_VERSION
     _foreign(tmp_path / "foreign.nc")
-    with pytest.raises(DatasetError, match="not an sgdlab dataset .*reads schema_version 1"):
+    with pytest.raises(
+        DatasetError, match=f"not an sgdlab dataset .*reads schema_version {SCHEMA_VERSION}"
+    ):
         sgdlab.read_dataset(tmp_path / "foreign.nc")
     _other_version(tmp_path / "v99.nc", tiny)
-    with pytest.raises(DatasetError, match="schema_version 99, but this sgdlab reads .* 1$"):
+    with pytest.raises(
+        DatasetError, match=f"schema_version 99, but this sgdlab reads .* {SCHEMA_VERSION}$"
+    ):
         sgdlab.read_dataset(tmp_path / "v99.nc")
     (tmp_path / "cut.nc").write_bytes(good.read_bytes()[:2000])
     (tmp_path / "text.nc").write_text("hello\n")
