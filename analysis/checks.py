@@ -476,14 +476,30 @@ def check_all(
     return CheckResult(checks, a.constants, a.assumptions, summary, a, a.divergence)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell that a spreadsheet would run as a formula (one starting with
+    = + - or @, e.g. from a config string) prefixed by a quote; numbers are left as they are."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+            )
+    return out
+
+
 def write_tables(result: CheckResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write checks.csv, constants.csv, assumptions.csv and summary.csv into ``out_dir``."""
+    """Write checks.csv, constants.csv, assumptions.csv and summary.csv into ``out_dir`` (text
+    cells made :func:`csv_safe`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name in ("checks", "constants", "assumptions", "summary"):
         paths[name] = out_dir / f"{name}.csv"
-        getattr(result, name).to_csv(paths[name], index=False)
+        csv_safe(getattr(result, name)).to_csv(paths[name], index=False)
     return paths
 
 

@@ -147,19 +147,16 @@ def gradient_variance(
         index = np.arange(n)
     else:
         index = np.stack([rng.integers(0, n, size=m) for rng in rngs])
-    total, total_sq = np.zeros(R), np.zeros(R)
+    terms = np.empty((R, m))  # summed once at the end: the same bits whatever the chunks (R)
     for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=2, width=problem.d)):
         G = per_sample_grads(problem, X, index[..., sl])
-        terms = ((G - full_grad[:, None, :]) ** 2).sum(axis=2)  # (R, chunk)
-        total += terms.sum(axis=1)
-        total_sq += (terms * terms).sum(axis=1)
-    mean = total / m
+        terms[:, sl] = ((G - full_grad[:, None, :]) ** 2).sum(axis=2)
+    mean = terms.sum(axis=1) / m
     if not with_se:
         return mean
     if m == n or m < 2:
         return mean, np.zeros(R)
-    var = np.maximum(total_sq - m * mean * mean, 0.0) / (m - 1)
-    return mean, np.sqrt(var / m)
+    return mean, terms.std(axis=1, ddof=1) / np.sqrt(m)
 
 
 def _subset_batches(problem: Problem, R: int, memory_mb: float, index=None):

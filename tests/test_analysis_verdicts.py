@@ -285,3 +285,18 @@ def test_a_grid_of_valid_and_diverging_runs_has_no_violation():
             assert (na["reason"].str.len() > 10).all(), overrides
     assert counts.get("violated", 0) == 0, counts
     assert diverged >= 3 and counts["holds"] >= 60, (diverged, counts)
+
+
+def test_exported_csv_cells_never_start_a_formula(tmp_path):
+    """A text cell starting with = + - or @ (e.g. a swept config string) is quoted; numbers,
+    negative ones included, stay numbers."""
+    import pandas as pd
+
+    from analysis.checks import CheckResult, write_tables
+
+    df = pd.DataFrame({"job": ["=HYPERLINK(1)", "+1", "-x", "@A1", "plain"],
+                       "value": [-0.5, 1.0, 2.0, 3.0, 4.0]})  # fmt: skip
+    paths = write_tables(CheckResult(df, df, df, df), tmp_path)
+    back = pd.read_csv(paths["checks"])
+    assert back["job"].tolist() == ["'=HYPERLINK(1)", "'+1", "'-x", "'@A1", "plain"]
+    assert back["value"].tolist() == [-0.5, 1.0, 2.0, 3.0, 4.0]

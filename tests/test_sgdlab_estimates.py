@@ -53,10 +53,11 @@ def test_the_runs_estimates_match_the_exact_hessian_and_cost_fewer_products():
 
 
 def test_estimates_of_a_replicate_do_not_depend_on_R():
-    """Each replicate stops its own Lanczos, so its L̂ and μ̂ are bit-identical whatever R."""
+    """Each replicate stops its own Lanczos, and σ²'s per-sample terms are summed once whatever
+    the chunks (which depend on R), so a replicate's estimates are bit-identical whatever R."""
     over = ["problem=mlp", "steps=30", "log.estimates.num=3"]
     small, big = sgdlab.run([*over, "replicates=2"]), sgdlab.run([*over, "replicates=5"])
-    for name in ("L_local", "mu_local"):  # (σ² differs by an ulp: issue 11's determinism)
+    for name in ("L_local", "mu_local", "sigma_sq", "second_moment", "sigma_sq_se"):
         np.testing.assert_array_equal(small[name].values, big[name].values[:2])
 
 
@@ -90,3 +91,15 @@ def test_sigma_sq_from_a_subsample_has_an_interval_that_covers_the_exact_value()
     exact_run = sgdlab.run(["problem.n=100", "problem.d=3", "replicates=2", "steps=5"])
     se = exact_run["sigma_sq_se"].values
     assert np.all(se[np.isfinite(se)] == 0.0) and np.isfinite(se).any()
+
+
+@pytest.mark.parametrize("problem", ["least_squares", "logistic"])
+def test_every_logged_variable_of_a_replicate_is_the_same_whatever_R(problem):
+    """Issue 11's case: replicate r of R = 4 and of R = 16, bit for bit, every variable."""
+    over = [f"problem={problem}", "steps=60"]
+    small, big = sgdlab.run([*over, "replicates=4"]), sgdlab.run([*over, "replicates=16"])
+    for name, var in small.data_vars.items():
+        if "replicate" in var.dims:
+            np.testing.assert_array_equal(
+                var.values, big[name].isel(replicate=slice(0, 4)).values, err_msg=name
+            )
