@@ -13,6 +13,7 @@ from . import plots
 from .assumptions import divergence
 from .collect import cells
 from .constants import read_run, run_constants
+from .experiments import experiment_figures
 from .quantities import measure
 
 __all__ = ["run_figures", "sweep_figures", "tidy"]
@@ -59,6 +60,7 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
     fig = _region(ds)
     if fig is not None:
         paths["region_of_confusion"] = plots.save(fig, out_dir / "region_of_confusion.png")
+    paths.update(experiment_figures(ds, checks, (), out_dir))
     return paths
 
 
@@ -175,4 +177,5 @@ def sweep_figures(
             title = None
         fig = plots.replacement(data, quantity=quantity, title=title)
         paths["replacement"] = plots.save(fig, out_dir / "replacement.png")
+    paths.update(experiment_figures(sweep, checks, keys, out_dir))
     return paths

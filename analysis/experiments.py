@@ -1,0 +1,136 @@
+"""The figure of each lecture experiment (``conf/experiment/*.yaml``), recognised from what a run
+or a sweep holds, not from its name, so that the same figure appears for any run set up alike:
+
+- ``sampling_mean`` (a ``sampler`` sweep of the running mean: problem ``mean``, b = 1, step
+  1/(t+1)): E(x_k − x̄)² against k with σ²/k and σ²(N − k)/(k(N − 1)) (theory §6(a));
+- ``reshuffling`` (a ``sampler`` sweep logged at epoch ends, x* known): E‖x − x*‖² at the end of
+  each epoch against epochs, log–log, with a least-squares slope per sampler (theory §6(b));
+- ``early_stopping`` (a run with a held-out split): training and held-out loss with the stops;
+- ``sra_theorem`` (a ``steps`` sweep with the Sra / Ghadimi–Lan check): the average E‖∇f‖² at
+  t = T against T with its bound;
+- ``step_sizes`` (an ``optimizer.lr`` sweep): in :func:`analysis.figures.sweep_figures`.
+
+:func:`experiment_figures` draws those that apply and writes them as PNG files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import yaml
+
+from . import lecture_plots, plots
+from .collect import cells
+
+__all__ = [
+    "epoch_ends",
+    "experiment_figures",
+    "fit_slope",
+    "is_running_mean",
+    "sampling_mean_frame",
+]
+
+
+def job_config(ds: xr.Dataset) -> dict:
+    """The resolved config of a run, or of a sweep's first job (a plain dict)."""
+    if "config" in ds.attrs:
+        return yaml.safe_load(ds.attrs["config"]) or {}
+    for _, job in cells(ds):
+        return yaml.safe_load(job.attrs.get("config", "")) or {}
+    return {}
+
+
+def is_running_mean(ds: xr.Dataset) -> bool:
+    """Whether x_k is the running mean of the first k draws: problem ``mean``, b = 1 and
+    η_t = 1/(t+1) (``inverse_time`` with η₀ = γ = 1)."""
+    cfg = job_config(ds)
+    sched, opt = cfg.get("schedule", {}), cfg.get("optimizer", {})
+    return (
+        ds.attrs.get("problem") == "mean"
+        and int(ds.attrs.get("batch_size", 0)) == 1
+        and opt.get("name") == "sgd"
+        and sched.get("name") == "inverse_time"
+        and float(opt.get("lr", 0)) * float(sched.get("gamma", 0)) == 1.0
+        and float(sched.get("gamma", 0)) == 1.0
+    )
+
+
+def sampling_mean_frame(sweep: xr.Dataset) -> pd.DataFrame:
+    """Per sampler and k ≥ 1: the mean over replicates of (x_k − x̄)², its 99% t interval, and
+    the formula (σ²/k with replacement, σ²(N − k)/(k(N − 1)) without); columns sampler, k,
+    mean, low, high, formula, replicates. σ² is the population variance (1/N)Σ(aᵢ − x̄)²."""
+    from . import stats
+
+    N = int(sweep.attrs["n"])
+    rows = []
+    for sampler in np.atleast_1d(sweep["sampler"].values):
+        err = sweep["dist_sq"].sel(sampler=sampler)
+        sigma_sq = float(np.asarray(sweep["sigma_star_sq"].sel(sampler=sampler)).ravel()[0])
+        without = sampler != "with_replacement"
+        for k in err["step"].values[err["step"].values >= 1]:
+            v = err.sel(step=k).values
+            iv = stats.mean_interval(v[np.isfinite(v)], alpha=0.01, two_sided=True)
+            formula = sigma_sq / k * ((N - k) / (N - 1) if without else 1.0)
+            rows.append((str(sampler), int(k), iv.mean, iv.low, iv.high, formula, iv.count))
+    cols = ["sampler", "k", "mean", "low", "high", "formula", "replicates"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def epoch_ends(ds: xr.Dataset) -> np.ndarray:
+    """The logged steps that end a whole epoch (epoch = t·b/n an integer ≥ 1)."""
+    ep = np.asarray(ds["epoch"].values, dtype=float)
+    return ds["step"].values[(ep >= 1) & np.isclose(ep, np.round(ep))]
+
+
+def fit_slope(epochs: np.ndarray, values: np.ndarray, first: float) -> tuple[float, float]:
+    """Least-squares slope and intercept of log(value) against log(epoch) over the epochs ≥
+    ``first`` with a positive value (NaN when fewer than 3 points)."""
+    e, v = np.asarray(epochs, float), np.asarray(values, float)
+    keep = (e >= first) & (v > 0) & np.isfinite(v)
+    if keep.sum() < 3:
+        return np.nan, np.nan
+    slope, intercept = np.polyfit(np.log(e[keep]), np.log(v[keep]), 1)
+    return float(slope), float(intercept)
+
+
+def reshuffling_frame(sweep: xr.Dataset, keys: tuple[str, ...]) -> pd.DataFrame | None:
+    """E‖x − x*‖² at each epoch end, per sampler (mean and 95% t band over replicates):
+    columns sampler, epoch, mean, low, high; None unless ``sampler`` is swept, x* is known
+    and at least 4 epoch ends are logged."""
+    if "sampler" not in keys or "dist_sq" not in sweep or len(keys) != 1:
+        return None
+    steps = epoch_ends(sweep)
+    if steps.size < 4:
+        return None
+    rows = []
+    for sampler in sweep["sampler"].values:
+        da = sweep["dist_sq"].sel(sampler=sampler, step=steps)
+        for t in steps:
+            v = da.sel(step=t).values
+            lo, hi = plots.t_band(pd.Series(v[np.isfinite(v)]))
+            ep = float(sweep["epoch"].sel(step=t))
+            rows.append((str(sampler), ep, float(np.nanmean(v)), lo, hi))
+    frame = pd.DataFrame(rows, columns=["sampler", "epoch", "mean", "low", "high"])
+    return frame if np.isfinite(frame["mean"]).any() else None
+
+
+def experiment_figures(
+    ds: xr.Dataset, checks: pd.DataFrame, keys: tuple[str, ...], out_dir: str | Path
+) -> dict[str, Path]:
+    """Draw every experiment figure of the module docstring that applies to the run (``keys``
+    empty) or sweep ``ds``; returns ``{name: path}`` of the PNG files written into ``out_dir``."""
+    out_dir, paths = Path(out_dir), {}
+    if keys == ("sampler",) and is_running_mean(ds):
+        frame = sampling_mean_frame(ds)
+        fig = lecture_plots.sampling_mean(frame, N=int(ds.attrs["n"]))
+        paths["sampling_mean"] = plots.save(fig, out_dir / "sampling_mean.png")
+    frame = reshuffling_frame(ds, keys)
+    if frame is not None and not is_running_mean(ds):
+        first = max(2.0, float(frame["epoch"].max()) / 32)
+        fits = {s: fit_slope(g["epoch"], g["mean"], first) for s, g in frame.groupby("sampler")}
+        fig = lecture_plots.reshuffling(frame, fits, first=first)
+        paths["reshuffling"] = plots.save(fig, out_dir / "reshuffling.png")
+    return paths

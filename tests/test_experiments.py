@@ -1,0 +1,97 @@
+"""The lecture experiments (conf/experiment/*.yaml): each one's quantitative outcome, from the
+data its config produces, and the figure that shows it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import sgdlab
+from analysis import experiments
+
+
+def _sweep(experiment: str, key: str, values: list, extra=()) -> xr.Dataset:
+    """The runs of ``experiment`` over ``key`` = each value, stacked as a one-key sweep."""
+    runs = [sgdlab.run([f"experiment={experiment}", f"{key}={v}", *extra]) for v in values]
+    keep = [v for v in runs[0].data_vars if all(v in r for r in runs)]
+    sweep = xr.concat([r[keep] for r in runs], dim=pd.Index(values, name=key),
+                      combine_attrs="override")  # fmt: skip
+    sweep.attrs["config"] = runs[0].attrs["config"]
+    return sweep
+
+
+@pytest.fixture(scope="module")
+def sampling():
+    return _sweep("sampling_mean", "sampler", ["with_replacement", "reshuffle"])
+
+
+def test_sampling_mean_config_is_the_lecture_project():
+    cfg = sgdlab.compose(["experiment=sampling_mean"])
+    assert cfg.replicates >= 1000 and cfg.problem.n == 100 and cfg.steps == cfg.problem.n
+    assert sgdlab.compose(["experiment=lecture_mean"]).replicates == cfg.replicates  # the alias
+
+
+def test_sampling_mean_is_exactly_zero_at_k_equal_n_without_replacement(sampling):
+    N = int(sampling.attrs["n"])
+    err = np.abs(sampling["x"].sel(param=0) - sampling["x_star"].sel(param=0))
+    without = err.sel(sampler="reshuffle", step=N).values
+    # zero in exact arithmetic: what is left is the round-off of 100 running updates (< 1e-14),
+    # twelve orders below the with-replacement error at the same k (~3e-2)
+    assert np.all(without < 1e-14)
+    assert err.sel(sampler="with_replacement", step=N).mean() > 1e-3
+    assert np.all(err.sel(sampler="reshuffle", step=N - 1).values > 1e-6)  # but not at k = N-1
+
+
+def test_sampling_mean_variances_match_their_formulas_at_half_the_population(sampling):
+    frame = experiments.sampling_mean_frame(sampling)
+    half = frame[frame["k"] == int(sampling.attrs["n"]) // 2].set_index("sampler")
+    assert set(half.index) == {"with_replacement", "reshuffle"}
+    for _, row in half.iterrows():  # each formula inside its 99% interval of the measured mean
+        assert row["low"] <= row["formula"] <= row["high"], row
+    # and the two formulas are told apart: their intervals do not overlap
+    w, wo = half.loc["with_replacement"], half.loc["reshuffle"]
+    assert wo["high"] < w["low"]
+    assert wo["formula"] == pytest.approx(w["formula"] * 50 / 99)
+
+
+def test_sampling_mean_figure_is_log_log_and_marks_the_exact_zero(sampling, tmp_path):
+    paths = experiments.experiment_figures(sampling, pd.DataFrame(), ("sampler",), tmp_path)
+    assert paths["sampling_mean"].stat().st_size > 10_000
+    from analysis import lecture_plots
+
+    fig = lecture_plots.sampling_mean(experiments.sampling_mean_frame(sampling), N=100)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("0 up to round-off" in t for t in labels)
+    assert any("σ²/k" in t for t in labels) and any("σ²(N − k)/(k(N − 1))" in t for t in labels)
+
+
+@pytest.mark.slow
+def test_reshuffling_converges_at_a_steeper_rate():
+    sweep = _sweep("reshuffling", "sampler", ["with_replacement", "reshuffle"])
+    frame = experiments.reshuffling_frame(sweep, ("sampler",))
+    assert frame is not None and frame["epoch"].max() == 256
+    slopes = {
+        s: experiments.fit_slope(g["epoch"], g["mean"], first=8)[0]
+        for s, g in frame.groupby("sampler")
+    }
+    # theory §6(b): with replacement E‖x_K − x*‖² ~ 1/K (slope −1 ± 0.15 here), reshuffled
+    # ~ 1/K² (asymptotically; −2.7 over these 256 epochs): steeper by at least 1 in log–log
+    assert slopes["with_replacement"] == pytest.approx(-1.0, abs=0.15)
+    assert slopes["reshuffle"] < slopes["with_replacement"] - 1.0
+
+
+@pytest.mark.slow
+def test_one_command_runs_the_sampling_experiment_and_draws_its_figure(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "sgdlab", "experiment=sampling_mean", "replicates=1000",
+         f"hydra.sweep.dir={tmp_path}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "sampling_mean.png").stat().st_size > 10_000
+    assert (tmp_path / "0" / "run.nc").exists() and (tmp_path / "1" / "run.nc").exists()
