@@ -26,6 +26,7 @@ from . import lecture_plots, plots
 from .collect import cells
 
 __all__ = [
+    "early_stopping_frame",
     "epoch_ends",
     "experiment_figures",
     "fit_slope",
@@ -117,6 +118,24 @@ def reshuffling_frame(sweep: xr.Dataset, keys: tuple[str, ...]) -> pd.DataFrame 
     return frame if np.isfinite(frame["mean"]).any() else None
 
 
+def early_stopping_frame(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Training and held-out loss of a run with early stopping, long format (columns split,
+    replicate, step, value), and its stops (columns replicate, step, holdout: the held-out loss
+    where each stopped replicate stopped); None for a run without a held-out split."""
+    if "holdout_loss" not in ds:
+        return None
+    frames = []
+    for split, name in (("training", "loss"), ("held-out", "holdout_loss")):
+        df = ds[name].rename("value").to_dataframe().reset_index()[["replicate", "step", "value"]]
+        df.insert(0, "split", split)
+        frames.append(df)
+    stopped = ds["stopped_at"].values
+    reps = np.flatnonzero(stopped >= 0)
+    hold = [float(ds["holdout_loss"].isel(replicate=r).sel(step=stopped[r])) for r in reps]
+    stops = pd.DataFrame({"replicate": reps, "step": stopped[reps], "holdout": hold})
+    return pd.concat(frames, ignore_index=True).dropna(subset=["value"]), stops
+
+
 def experiment_figures(
     ds: xr.Dataset, checks: pd.DataFrame, keys: tuple[str, ...], out_dir: str | Path
 ) -> dict[str, Path]:
@@ -127,6 +146,14 @@ def experiment_figures(
         frame = sampling_mean_frame(ds)
         fig = lecture_plots.sampling_mean(frame, N=int(ds.attrs["n"]))
         paths["sampling_mean"] = plots.save(fig, out_dir / "sampling_mean.png")
+    frames = early_stopping_frame(ds) if not keys else None
+    if frames is not None:
+        cfg = job_config(ds).get("early_stopping", {})
+        fig = lecture_plots.early_stopping(
+            *frames, patience=int(cfg.get("patience", 0)), steps=int(ds.attrs["steps"]),
+            replicates=int(ds.attrs["replicates"]),
+        )  # fmt: skip
+        paths["early_stopping"] = plots.save(fig, out_dir / "early_stopping.png")
     frame = reshuffling_frame(ds, keys)
     if frame is not None and not is_running_mean(ds):
         first = max(2.0, float(frame["epoch"].max()) / 32)

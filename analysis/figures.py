@@ -54,6 +54,10 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
             data, bounds, quantity=quantity, title=_title(ds, quantity), note=note
         )
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
+    if "loss" in ds and not np.isfinite(ds["suboptimality"].values).any():  # f* unknown
+        title = f"Training loss (f* unknown): {_title(ds, 'loss')}"
+        fig = plots.convergence(tidy(ds["loss"]), quantity="loss", note=note, title=title)
+        paths["loss"] = plots.save(fig, out_dir / "loss.png")
     fig = _traces(ds)
     if fig is not None:
         paths["constant_traces"] = plots.save(fig, out_dir / "constant_traces.png")

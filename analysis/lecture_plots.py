@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-__all__ = ["SAMPLER_NAMES", "reshuffling", "sampling_mean"]
+__all__ = ["SAMPLER_NAMES", "early_stopping", "reshuffling", "sampling_mean"]
 
 SAMPLER_NAMES = {
     "with_replacement": "with replacement",
@@ -103,5 +103,48 @@ def reshuffling(frame: pd.DataFrame, fits: dict[str, tuple[float, float]], *, fi
                  "(SGD ~ 1/K; RR ~ 1/K², Gürbüzbalaban–Ozdaglar–Parrilo, HaoChen–Sra)",
                  fontsize=10)  # fmt: skip
     ax.legend(handles=handles, fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def _mean_band(ax: plt.Axes, g: pd.DataFrame, colour: str, label: str) -> Line2D:
+    """Mean of ``value`` over replicates against ``step`` with its 95% t band."""
+    from .plots import t_band
+
+    by = g.groupby("step")["value"]
+    mean = by.mean()
+    band = np.array([t_band(v) for _, v in by])
+    ax.fill_between(mean.index, band[:, 0], band[:, 1], color=colour, alpha=0.25, lw=0)
+    (line,) = ax.plot(mean.index, mean.values, color=colour, lw=1.6, label=label)
+    return line
+
+
+def early_stopping(
+    data: pd.DataFrame, stops: pd.DataFrame, *, patience: int, steps: int, replicates: int
+) -> plt.Figure:
+    """Training and held-out loss against steps (``data``: columns split, replicate, step,
+    value; mean and 95% band over replicates, each replicate frozen once stopped) and each
+    replicate's stop (``stops``: columns step, holdout) as a cross, the median stop dotted."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    handles = [
+        _mean_band(ax, data[data["split"] == "training"], "C0", "training loss, mean, 95% band"),
+        _mean_band(ax, data[data["split"] == "held-out"], "C1", "held-out loss, mean, 95% band"),
+    ]
+    if len(stops):
+        ax.plot(stops["step"], stops["holdout"], ls="none", marker="x", color="C3", ms=6)
+        median = float(np.median(stops["step"]))
+        ax.axvline(median, color="C3", ls=":", lw=1.2)
+        handles += [
+            Line2D([], [], ls="none", marker="x", color="C3",
+                   label=f"stop of a replicate ({len(stops)}/{replicates} stopped early)"),
+            Line2D([], [], color="C3", ls=":", label=f"median stop, t = {median:g}"),
+        ]  # fmt: skip
+    ax.set_xlim(0, steps)
+    ax.set_xlabel("iteration t (steps)")
+    ax.set_ylabel("loss f(x_t) (units of f; f* unknown)")
+    ax.set_title(f"Early stopping on a held-out split: patience {patience} steps, "
+                 f"horizon T = {steps}\n(a stopped replicate keeps its last iterate)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
     return fig

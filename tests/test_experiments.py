@@ -95,3 +95,58 @@ def test_one_command_runs_the_sampling_experiment_and_draws_its_figure(tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "sampling_mean.png").stat().st_size > 10_000
     assert (tmp_path / "0" / "run.nc").exists() and (tmp_path / "1" / "run.nc").exists()
+
+
+@pytest.fixture(scope="module")
+def stopping():
+    return sgdlab.run(["experiment=early_stopping"])
+
+
+def test_early_stopping_counts_patience_in_steps(stopping):
+    patience, every = 200, 10  # conf/experiment/early_stopping.yaml
+    stopped = stopping["stopped_at"].values
+    assert (stopped > 0).mean() >= 0.9  # the model overfits: most replicates stop
+    hold = stopping["holdout_loss"]
+    for r in np.flatnonzero(stopped >= 0):
+        curve = hold.isel(replicate=r).sel(step=slice(0, stopped[r]))
+        best_at = int(curve["step"][int(curve.argmin())])
+        # the first log step at least `patience` steps after the best held-out loss
+        assert patience <= stopped[r] - best_at < patience + every
+    # and stopping helped: the held-out loss at the stop is below that at T without stopping
+    assert (
+        hold.isel(step=-1).mean()
+        < sgdlab.run(["experiment=early_stopping", "early_stopping.patience=100000"])[
+            "holdout_loss"
+        ]
+        .isel(step=-1)
+        .mean()
+    )
+
+
+def test_a_stop_at_the_horizon_is_not_early():
+    ds = sgdlab.run(["experiment=early_stopping", "steps=300", "early_stopping.patience=300",
+                     "replicates=4"])  # fmt: skip
+    assert (ds["stopped_at"].values == -1).all() and (ds["status"].values == "done").all()
+
+
+def test_early_stopping_figure_draws_both_losses_and_every_stop(stopping, tmp_path):
+    from analysis import lecture_plots
+
+    data, stops = experiments.early_stopping_frame(stopping)
+    assert set(data["split"]) == {"training", "held-out"}
+    assert len(stops) == int((stopping["stopped_at"].values >= 0).sum())
+    fig = lecture_plots.early_stopping(data, stops, patience=200, steps=1500, replicates=32)
+    lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata())]
+    crosses = [ln for ln in lines if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and len(crosses[0].get_xdata()) == len(stops)
+    paths = experiments.experiment_figures(stopping, pd.DataFrame(), (), tmp_path)
+    assert paths["early_stopping"].stat().st_size > 10_000
+
+
+def test_a_run_without_f_star_draws_its_loss_curve(stopping, tmp_path):
+    from analysis import figures
+
+    assert not np.isfinite(stopping["suboptimality"].values).any()  # the mlp: f* unknown
+    columns = ["theorem", "step", "quantity", "bound", "status"]
+    paths = figures.run_figures(stopping, pd.DataFrame(columns=columns), tmp_path)
+    assert paths["loss"].stat().st_size > 10_000
