@@ -31,7 +31,9 @@ __all__ = [
     "experiment_figures",
     "fit_slope",
     "is_running_mean",
+    "is_sra_sweep",
     "sampling_mean_frame",
+    "sra_frame",
 ]
 
 
@@ -136,6 +138,38 @@ def early_stopping_frame(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame] | 
     return pd.concat(frames, ignore_index=True).dropna(subset=["value"]), stops
 
 
+def is_sra_sweep(ds: xr.Dataset, keys: tuple[str, ...]) -> bool:
+    """A sweep over the horizon T alone of SGD with replacement at the step η = c/√T."""
+    cfg = job_config(ds)
+    return (
+        keys == ("steps",)
+        and cfg.get("schedule", {}).get("name") == "horizon_sqrt"
+        and cfg.get("sampler", {}).get("name") == "with_replacement"
+    )
+
+
+def sra_frame(jobs: list[xr.Dataset], alpha: float = 0.05) -> pd.DataFrame:
+    """Sra's theorem (Reddi et al. / Ghadimi–Lan, ``sra_nonconvex``) at t = T for each run of
+    ``jobs`` (one per horizon T), checked with ``estimated="allow"``: columns T, mean (the
+    average (1/T) Σ E‖∇f(x_t)‖² over replicates), ci_low, ci_high, bound, status,
+    provenance (e.g. "conditional on estimated L, sigma_sq"); rows sorted by T."""
+    from .checks import check_all
+
+    rows = []
+    for job in jobs:
+        T = int(job.attrs["steps"])
+        checks = check_all(job, alpha=alpha, estimated="allow").checks
+        row = checks[(checks["theorem"] == "sra_nonconvex") & (checks["step"] == T)]
+        if row.empty:
+            rows.append((T, np.nan, np.nan, np.nan, np.nan, "not_applicable", ""))
+            continue
+        r = row.iloc[0]
+        rows.append((T, r["empirical_mean"], r["ci_low"], r["ci_high"], r["bound"],
+                     r["status"], str(r["constants_provenance"])))  # fmt: skip
+    cols = ["T", "mean", "ci_low", "ci_high", "bound", "status", "provenance"]
+    return pd.DataFrame(rows, columns=cols).sort_values("T", ignore_index=True)
+
+
 def experiment_figures(
     ds: xr.Dataset, checks: pd.DataFrame, keys: tuple[str, ...], out_dir: str | Path
 ) -> dict[str, Path]:
@@ -154,6 +188,11 @@ def experiment_figures(
             replicates=int(ds.attrs["replicates"]),
         )  # fmt: skip
         paths["early_stopping"] = plots.save(fig, out_dir / "early_stopping.png")
+    if is_sra_sweep(ds, keys):
+        frame = sra_frame([job for _, job in cells(ds)])
+        if np.isfinite(frame["bound"]).any():
+            fig = lecture_plots.sra_theorem(frame, problem=str(ds.attrs.get("problem")))
+            paths["sra_theorem"] = plots.save(fig, out_dir / "sra_theorem.png")
     frame = reshuffling_frame(ds, keys)
     if frame is not None and not is_running_mean(ds):
         first = max(2.0, float(frame["epoch"].max()) / 32)

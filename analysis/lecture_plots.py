@@ -7,6 +7,8 @@ the axis stays logarithmic and the zero stays visible.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-__all__ = ["SAMPLER_NAMES", "early_stopping", "reshuffling", "sampling_mean"]
+__all__ = ["SAMPLER_NAMES", "early_stopping", "reshuffling", "sampling_mean", "sra_theorem"]
 
 SAMPLER_NAMES = {
     "with_replacement": "with replacement",
@@ -147,4 +149,42 @@ def early_stopping(
                  fontsize=10)  # fmt: skip
     ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def sra_theorem(frame: pd.DataFrame, *, problem: str) -> plt.Figure:
+    """The average (1/T) Σ E‖∇f(x_t)‖² at t = T against the horizon T, log–log (``frame`` of
+    :func:`analysis.experiments.sra_frame`): the measured mean with its interval, the bound of
+    Sra's theorem (conditional when its constants were estimated), and a 1/√T reference
+    through the first measured point."""
+    from .bounds import BOUNDS
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    f = frame[np.isfinite(frame["mean"])]
+    err = [f["mean"] - f["ci_low"].fillna(f["mean"]), f["ci_high"].fillna(f["mean"]) - f["mean"]]
+    ax.errorbar(f["T"], f["mean"], yerr=np.clip(np.array(err, dtype=float), 0, None),
+                color="C0", marker="o", capsize=3, lw=1.6)  # fmt: skip
+    b = frame[np.isfinite(frame["bound"])]
+    ax.plot(b["T"], b["bound"], color="C3", marker="s", ms=4, dashes=(4, 2), lw=1.4)
+    T0, m0 = float(f["T"].iloc[0]), float(f["mean"].iloc[0])
+    T = np.geomspace(f["T"].min(), f["T"].max(), 20)
+    ax.plot(T, m0 * np.sqrt(T0 / T), color="0.5", ls=":", lw=1.2)
+    provenance = next((p for p in b["provenance"] if p), "certified constants")
+    citation = BOUNDS["sra_nonconvex"].citation.split(";")[0]
+    statuses = ", ".join(f"T={t}: {s}" for t, s in zip(frame["T"], frame["status"], strict=True))
+    handles = [
+        Line2D([], [], color="C0", marker="o", label="measured (1/T) Σ E‖∇f(x_t)‖², interval"),
+        Line2D([], [], color="C3", marker="s", ms=4, dashes=(4, 2),
+               label=f"bound Δ/(Tη) + Lησ²/2 ({provenance})"),
+        Line2D([], [], color="0.5", ls=":", label="reference slope 1/√T"),
+    ]  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("horizon T (steps); step η = c/√T")
+    ax.set_ylabel("(1/T) Σ_{t<T} E‖∇f(x_t)‖² (squared gradient units)")
+    heading = f"Sra's theorem on the {problem} (nonconvex), SGD with replacement"
+    ax.set_title(heading + "\n" + textwrap.fill(citation, 95), fontsize=9)
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    fig.text(0.01, 0.01, f"verdicts at t = T: {statuses}", fontsize=7, color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -3,11 +3,13 @@ data its config produces, and the figure that shows it."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 import sgdlab
 from analysis import experiments
@@ -23,6 +25,14 @@ def _sweep(experiment: str, key: str, values: list, extra=()) -> xr.Dataset:
     return sweep
 
 
+def _sweep_params(experiment: str) -> dict:
+    """The sweep an experiment file runs (its ``hydra.sweeper.params``)."""
+    from sgdlab.config import conf_dir
+
+    text = (Path(conf_dir()) / "experiment" / f"{experiment}.yaml").read_text()
+    return {k: str(v) for k, v in yaml.safe_load(text)["hydra"]["sweeper"]["params"].items()}
+
+
 @pytest.fixture(scope="module")
 def sampling():
     return _sweep("sampling_mean", "sampler", ["with_replacement", "reshuffle"])
@@ -31,6 +41,7 @@ def sampling():
 def test_sampling_mean_config_is_the_lecture_project():
     cfg = sgdlab.compose(["experiment=sampling_mean"])
     assert cfg.replicates >= 1000 and cfg.problem.n == 100 and cfg.steps == cfg.problem.n
+    assert _sweep_params("sampling_mean") == {"sampler": "with_replacement,reshuffle"}
     assert sgdlab.compose(["experiment=lecture_mean"]).replicates == cfg.replicates  # the alias
 
 
@@ -150,3 +161,24 @@ def test_a_run_without_f_star_draws_its_loss_curve(stopping, tmp_path):
     columns = ["theorem", "step", "quantity", "bound", "status"]
     paths = figures.run_figures(stopping, pd.DataFrame(columns=columns), tmp_path)
     assert paths["loss"].stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_sra_theorem_bound_holds_at_every_horizon_and_the_average_falls():
+    horizons = [250, 1000, 4000]  # the experiment's sweep (hydra.sweeper.params.steps)
+    assert _sweep_params("sra_theorem") == {"steps": ",".join(map(str, horizons))}
+    frame = experiments.sra_frame([sgdlab.run(["experiment=sra_theorem", f"steps={T}"])
+                                   for T in horizons])  # fmt: skip
+    assert frame["T"].tolist() == horizons
+    assert (frame["status"] == "holds").all()
+    assert (frame["ci_high"] < frame["bound"]).all()  # the bound holds at each T
+    assert frame["provenance"].str.contains("conditional on estimated").all()
+    assert np.all(np.diff(frame["mean"]) < 0)  # the measured average decreases with T
+    # ... and its upper interval end at 4T stays below the lower end at T
+    assert np.all(frame["ci_high"].to_numpy()[1:] < frame["ci_low"].to_numpy()[:-1])
+    from analysis import lecture_plots
+
+    fig = lecture_plots.sra_theorem(frame, problem="mlp")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("conditional on estimated" in t for t in texts)
+    assert "Ghadimi & Lan" in fig.axes[0].get_title()
