@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+import yaml
 
 from . import plots
 from .assumptions import divergence
@@ -137,6 +138,26 @@ def _hue_label(values, keys: tuple[str, ...]):
     return ", ".join(str(values[k]) for k in keys)
 
 
+def _step_marks(sweep: xr.Dataset) -> dict[str, float]:
+    """1/L and 2/L of the sweep's problem (L exact or a bound, from ``L_global``) when every
+    job has the same L; {} otherwise."""
+    if "L_global" not in sweep:
+        return {}
+    L = np.unique(np.asarray(sweep["L_global"].values, dtype=float))
+    L = L[np.isfinite(L)]
+    if L.size != 1 or L[0] <= 0:
+        return {}
+    kind = yaml.safe_load(sweep.attrs.get("provenance", "")) or {}
+    what = "exact" if kind.get("L_global") == "exact" else "L a bound"
+    return {f"1/L ({what})": 1 / L[0], f"2/L ({what})": 2 / L[0]}
+
+
+def _step_title(sweep: xr.Dataset) -> str:
+    a = sweep.attrs
+    return (f"Constant step sizes on {a.get('problem')} (n = {a.get('n')}, d = {a.get('d')}), "
+            f"b = {a.get('batch_size')}, T = {a.get('steps')}")  # fmt: skip
+
+
 def sweep_figures(
     sweep: xr.Dataset, checks: pd.DataFrame, keys: list[str], out_dir: str | Path
 ) -> dict[str, Path]:
@@ -163,11 +184,14 @@ def sweep_figures(
     quantity = _default_quantity(sweep)
     if "optimizer.lr" in keys:
         final = tidy(measure(sweep, quantity).isel(step=-1), keys).drop(columns="step")
+        flags = sweep["diverged"].isel(step=-1).rename("diverged").to_dataframe().reset_index()
+        final = final.merge(flags[[*keys, "replicate", "diverged"]], on=[*keys, "replicate"])
         others = tuple(k for k in keys if k != "optimizer.lr")
         other_hue = ", ".join(others) if others else None
         if other_hue:
             final = _combine(final, others, other_hue)
-        fig = plots.step_size_sweep(final, quantity=quantity, hue=other_hue)
+        fig = plots.step_size_sweep(final, quantity=quantity, hue=other_hue,
+                                    marks=_step_marks(sweep), title=_step_title(sweep))  # fmt: skip
         paths["step_size_sweep"] = plots.save(fig, out_dir / "step_size_sweep.png")
     if "sampler" in keys:
         data = tidy(measure(sweep, quantity), keys)

@@ -243,24 +243,55 @@ def step_size_sweep(
     lr: str = "optimizer.lr",
     hue: str | None = None,
     title: str | None = None,
+    marks: dict[str, float] | None = None,
 ) -> plt.Figure:
-    """Final ``quantity`` (column ``value``, one row per replicate) against the step size
-    ``lr``, mean with a t band, one curve per ``hue`` (e.g. sampler or optimizer)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    """Final ``quantity`` (column ``value``, one row per replicate; optional bool column
+    ``diverged``) against the step size ``lr``: mean with a t band over the replicates that did
+    not diverge, one curve per ``hue`` (e.g. optimizer); a step at which some replicates
+    diverged is a cross on the top edge in the curve's colour, with their count; ``marks``
+    ({label: step}, e.g. 1/L and 2/L) are vertical dotted lines."""
+    fig, ax = plt.subplots(figsize=(7, 4.6))
     palette = _palette(data, hue)
-    sns.lineplot(
-        data=data, x=lr, y="value", hue=hue, palette=palette, errorbar=t_band, marker="o", ax=ax,
-        legend=hue is not None,
-    )  # fmt: skip
+    div = data["diverged"].astype(bool) if "diverged" in data else pd.Series(False, data.index)
+    ok = data[~div & np.isfinite(data["value"].to_numpy(float))]
+    if len(ok):
+        sns.lineplot(
+            data=ok, x=lr, y="value", hue=hue, palette=palette, errorbar=t_band, marker="o",
+            ax=ax, legend=hue is not None,
+        )  # fmt: skip
+    extra = []
+    if div.any():
+        groups = data.groupby(hue, sort=False) if hue else [(None, data)]
+        for level, g in groups:
+            gd = g[div[g.index]]
+            if gd.empty:
+                continue
+            colour = palette[level] if hue else sns.color_palette()[0]
+            counts = gd.groupby(lr).size()
+            totals = g.groupby(lr).size()
+            ax.plot(counts.index, np.ones(len(counts)), ls="none", marker="X", ms=9,
+                    color=colour, transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+            for x_lr, k in counts.items():
+                ax.annotate(f"{k}/{totals[x_lr]}", (x_lr, 1), xycoords=("data", "axes fraction"),
+                            xytext=(0, -14), textcoords="offset points", ha="center",
+                            fontsize=6.5, color=colour)  # fmt: skip
+        text = "diverged (replicates diverged/all), left out of the mean"
+        extra.append(Line2D([], [], ls="none", marker="X", color="0.3", label=text))
+    for k, (name, x) in enumerate((marks or {}).items()):
+        if np.isfinite(x):
+            ls = (0, (1, 1.5)) if k == 0 else (0, (4, 2))
+            ax.axvline(x, color="0.25", ls=ls, lw=1.1)
+            extra.append(Line2D([], [], color="0.25", ls=ls, label=f"{name} = {x:.3g}"))
     ax.set_xscale("log")
-    v = data["value"].to_numpy(float)
-    v = v[np.isfinite(v)]
-    if v.size and v.min() > 0 and v.max() / v.min() >= 10:
+    v = ok["value"].to_numpy(float)
+    if v.size and v.max() > 0 and (v.min() <= 0 or v.max() / v.min() >= 10):
+        floor = v[v > 0].min() if (v > 0).any() else 1e-300
         ax.set_yscale("log")
-    ax.set_xlabel(f"step size η₀ ({lr})")
-    ax.set_ylabel(f"final {label(quantity)}")
-    ax.set_title(title or "Step-size sweep: final value at t = T")
-    _legend(ax, hue, [], "mean over replicates")
+        ax.set_ylim(bottom=floor / 2)
+    ax.set_xlabel(f"step size η₀ ({lr}), log axis")
+    ax.set_ylabel(f"final {label(quantity)} at t = T")
+    ax.set_title(title or "Step-size sweep: final value at t = T", fontsize=10)
+    _legend(ax, hue, extra, "mean over replicates")
     fig.tight_layout()
     return fig
 
