@@ -15,7 +15,7 @@ from .assumptions import divergence
 from .collect import cells
 from .constants import read_run, run_constants
 from .experiments import experiment_figures
-from .quantities import measure
+from .quantities import label, measure
 
 __all__ = ["run_figures", "sweep_figures", "tidy"]
 
@@ -69,10 +69,16 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
     return paths
 
 
+def _symbol(quantity: str) -> str:
+    """The quantity's symbol (``‖x_t − x*‖²``), not its id (``dist_sq``)."""
+    return label(quantity, expectation=False).split(" (")[0]
+
+
 def _title(ds: xr.Dataset, quantity: str) -> str:
     a = ds.attrs
-    return (f"{quantity}: {a.get('problem')}, {a.get('optimizer')}, {a.get('schedule')}, "
-            f"{a.get('sampler')}, b={a.get('batch_size')}")  # fmt: skip
+    return (f"{_symbol(quantity)}: {a.get('problem')}, {a.get('optimizer')}, "
+            f"{a.get('schedule')} step, sampler {a.get('sampler')}, "
+            f"b = {a.get('batch_size')}")  # fmt: skip
 
 
 def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
@@ -112,12 +118,27 @@ def _used_constants(ds: xr.Dataset) -> dict[str, float]:
     }
 
 
-def _region(ds: xr.Dataset):
+def _region(ds: xr.Dataset, ax=None, title: str | None = None):
     if ds.attrs.get("problem") != "lsq1d" or "x" not in ds:
         return None
     lo, hi = np.asarray(ds.attrs["region_of_confusion"], dtype=float)
     data = tidy(ds["x"].isel(param=0)).rename(columns={"value": "x"})
-    return plots.region_of_confusion(data, lo=lo, hi=hi, x_star=float(ds["x_star"].values[0]))
+    x_star = float(np.asarray(ds["x_star"].values).ravel()[0])
+    return plots.region_of_confusion(data, lo=lo, hi=hi, x_star=x_star, ax=ax, title=title)
+
+
+def _region_facets(sweep: xr.Dataset, keys: tuple[str, ...]):
+    """The region of confusion of every job of a 1-D least-squares sweep, one panel each."""
+    jobs = [(where, job) for where, job in cells(sweep) if job.attrs.get("problem") == "lsq1d"]
+    jobs = [(w, j) for w, j in jobs if "x" in j and "region_of_confusion" in j.attrs]
+    if not jobs:
+        return None
+    fig, axes = plots.facets(len(jobs))
+    for ax, (where, job) in zip(axes, jobs, strict=True):
+        _region(job, ax=ax, title=", ".join(f"{k} = {v}" for k, v in where.items()))
+    fig.suptitle("SGD iterates and the region of confusion, one panel per job")
+    fig.tight_layout()
+    return fig
 
 
 def _combine(df: pd.DataFrame, keys: tuple[str, ...], hue: str) -> pd.DataFrame:
@@ -176,7 +197,7 @@ def sweep_figures(
             data = _combine(data, keys, hue)
             bounds = _combine(bounds, keys, hue) if bounds is not None else None
         fig = plots.convergence(data, bounds, quantity=quantity, hue=hue,
-                                title=f"{quantity} across the sweep ({hue})")  # fmt: skip
+                                title=f"{_symbol(quantity)} across the sweep ({hue})")  # fmt: skip
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
     fig = _traces(sweep, keys, hue)
     if fig is not None:
@@ -196,14 +217,16 @@ def sweep_figures(
     if "sampler" in keys:
         data = tidy(measure(sweep, quantity), keys)
         others = [k for k in keys if k != "sampler"]
-        if others:  # one figure per setting of the other keys: the first one
-            first = {k: data[k].iloc[0] for k in others}
-            data = data.loc[(data[others] == pd.Series(first)).all(axis=1)]
-            title = "With against without replacement (" + ", ".join(
-                f"{k}={v}" for k, v in first.items()) + ")"  # fmt: skip
-        else:
-            title = None
-        fig = plots.replacement(data, quantity=quantity, title=title)
-        paths["replacement"] = plots.save(fig, out_dir / "replacement.png")
+        slices = data.groupby(others, sort=True) if others else [((), data)]
+        for i, (values, part) in enumerate(slices):  # one figure per setting of the others
+            values = values if isinstance(values, tuple) else (values,)
+            where = ", ".join(f"{k} = {v}" for k, v in zip(others, values, strict=True))
+            title = "With against without replacement" + (f" ({where})" if where else "")
+            fig = plots.replacement(part, quantity=quantity, title=title)
+            name = "replacement" if i == 0 else f"replacement_{i + 1}"  # one file per slice
+            paths[name] = plots.save(fig, out_dir / f"{name}.png")
+    fig = _region_facets(sweep, keys)
+    if fig is not None:
+        paths["region_of_confusion"] = plots.save(fig, out_dir / "region_of_confusion.png")
     paths.update(experiment_figures(sweep, checks, keys, out_dir))
     return paths

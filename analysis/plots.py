@@ -29,6 +29,7 @@ __all__ = [
     "LEVEL",
     "constant_traces",
     "convergence",
+    "facets",
     "region_of_confusion",
     "replacement",
     "save",
@@ -38,6 +39,37 @@ __all__ = [
 LEVEL = 0.95
 DPI = 150
 DASHES = [(4, 2), (1, 1.5), (6, 2, 1, 2), (2, 2), (8, 3), (3, 1, 1, 1, 1, 1)]
+MARKERS = ["v", "^", "s", "D", "P", "o"]  # one per theorem, so that coinciding bounds show
+THEOREM_NAMES = {  # plain names for titles and legends (citations: analysis.bounds.BOUNDS)
+    "sra_nonconvex": "Sra's theorem (Reddi et al. = Ghadimi–Lan)",
+    "bcn_4_6": "Bottou–Curtis–Nocedal Thm 4.6",
+    "bcn_4_7": "Bottou–Curtis–Nocedal Thm 4.7",
+    "bcn_4_8": "Bottou–Curtis–Nocedal Thm 4.8",
+    "bcn_4_10": "Bottou–Curtis–Nocedal Thm 4.10",
+    "sc_constant_step": "strongly convex, constant step (theory §3(a))",
+    "nsw_2_1": "Needell–Srebro–Ward Thm 2.1",
+    "rakhlin_1t": "Rakhlin–Shamir–Sridharan, step 1/(μt)",
+    "convex_averaging": "convex, averaged iterate (theory §3(d))",
+    "rr_mkr": "random reshuffling, Mishchenko–Khaled–Richtárik",
+    "fpc_minibatch": "finite-population correction (theory §6(a))",
+    "region_of_confusion": "region of confusion, stationary value (theory §5)",
+}
+
+
+def theorem_label(theorem: str) -> str:
+    """``name (exact)`` or ``name (bound)``: the theorem's plain name and whether its value is
+    an equality (:attr:`analysis.bounds.Bound.exact`) or an upper bound."""
+    from .bounds import BOUNDS
+
+    exact = theorem in BOUNDS and BOUNDS[theorem].exact
+    return f"{THEOREM_NAMES.get(theorem, theorem)} ({'exact' if exact else 'bound'})"
+
+
+def wrap(title: str, width: int = 80) -> str:
+    """``title`` wrapped to lines of at most ``width`` characters (nothing clipped)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
+
+
 STEP_LABEL = "iteration t (steps)"
 EPOCH_LABEL = "epoch t·b/n (passes over the data)"
 
@@ -115,7 +147,7 @@ def convergence(
 
     Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5 + (0.4 if note else 0.0)))
+    fig, ax = plt.subplots(figsize=(10, 4.8 + (0.4 if note else 0.0)))
     d = data[data[x] > 0] if _wants_log(data[x], loglog) else data
     palette = _palette(data, hue)
     _curves(ax, d, x, "value", hue, palette)
@@ -124,27 +156,42 @@ def convergence(
         b = bounds[np.isfinite(bounds["bound"])]
         b = b[b[x] > 0] if _wants_log(data[x], loglog) else b
         for k, (theorem, g) in enumerate(b.groupby("theorem", sort=False)):
-            dash = DASHES[k % len(DASHES)]
+            dash, marker = DASHES[k % len(DASHES)], MARKERS[k % len(MARKERS)]
+            # one run: each theorem its own colour; a sweep: each curve's colour
+            own = sns.color_palette()[(k + 1) % 10]
             groups = g.groupby(hue, sort=False) if hue else [(None, g)]
             for level, gg in groups:
-                colour = palette[level] if hue else sns.color_palette()[0]
+                colour = palette[level] if hue else own
                 gg = gg.sort_values(x)
-                ax.plot(
-                    gg[x], gg["bound"], color=colour, dashes=dash, lw=1.4, gid=f"bound:{theorem}"
-                )
-            handles.append(Line2D([], [], color="0.3", dashes=dash, label=f"bound: {theorem}"))
+                ax.plot(gg[x], gg["bound"], color=colour, dashes=dash, lw=1.4, marker=marker,
+                        ms=4, mfc="none", gid=f"bound:{theorem}")  # fmt: skip
+            key = "0.3" if hue else own
+            text = theorem_label(theorem) + (" (in each curve's colour)" if hue else "")
+            handles.append(Line2D([], [], color=key, dashes=dash, marker=marker, ms=4,
+                                  mfc="none", label=text))  # fmt: skip
     _scales(ax, d[x].to_numpy(float), d["value"].to_numpy(float), _wants_log(data[x], loglog))
     xlabel = EPOCH_LABEL if x == "epoch" else STEP_LABEL
     ax.set_xlabel(xlabel + (", log axis (t = 0 left out)" if _wants_log(data[x], loglog) else ""))
     ax.set_ylabel(label(quantity))
-    ax.set_title(title or f"Convergence of {label(quantity, expectation=False).split(' (')[0]}")
-    _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band")
+    symbol = label(quantity, expectation=False).split(" (")[0]
+    ax.set_title(wrap(title or f"Convergence of {symbol}", 75), fontsize=10)
+    _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band", outside=True)
+    _log_floor(ax, d["value"].to_numpy(float))
     if note:
         fig.text(0.01, 0.01, textwrap.fill(note, 120), fontsize=7, color="firebrick", va="bottom")
         fig.tight_layout(rect=(0, 0.08, 1, 1))
     else:
         fig.tight_layout()
     return fig
+
+
+def _log_floor(ax: plt.Axes, values: np.ndarray) -> None:
+    """On a log y axis, keep the lower limit near the smallest positive mean value, so a band
+    whose t interval reaches zero does not stretch the axis over empty decades."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if ax.get_yscale() == "log" and v.size:
+        bottom = ax.get_ylim()[0]
+        ax.set_ylim(bottom=max(bottom, float(v.min()) / 5))
 
 
 def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
@@ -155,14 +202,17 @@ def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
     return bool(xs.size and xs.max() / xs.min() >= 100)
 
 
-def _legend(ax: plt.Axes, hue: str | None, extra: list, what: str) -> None:
+def _legend(ax: plt.Axes, hue: str | None, extra: list, what: str, outside: bool = False):
+    """The legend: the hue levels (or ``what`` for the one curve) and the ``extra`` handles;
+    ``outside``: to the right of the axes, so that it covers no data."""
     handles, labels = ax.get_legend_handles_labels()
     if not hue:
         handles, labels = [Line2D([], [], color=sns.color_palette()[0])], [what]
     handles += extra
-    labels += [h.get_label() for h in extra]
+    labels += [textwrap.fill(h.get_label(), 42) for h in extra]
+    where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}
     if handles:
-        ax.legend(handles, labels, title=hue, fontsize=8, title_fontsize=8)
+        ax.legend(handles, labels, title=hue, fontsize=8, title_fontsize=8, **where)
 
 
 def replacement(
@@ -304,10 +354,16 @@ def region_of_confusion(
     x_star: float,
     paths: int = 8,
     title: str | None = None,
+    ax: plt.Axes | None = None,
 ) -> plt.Figure:
     """1-D iterates ``x`` against ``step`` (columns step, replicate, x): the first ``paths``
-    replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed; drawn
+    into ``ax`` when given (a facet of a sweep), else into a new figure."""
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+    else:
+        fig = ax.figure
     ax.axhspan(lo, hi, color="0.85")
     for r in list(pd.unique(data["replicate"]))[:paths]:
         g = data[data["replicate"] == r].sort_values("step")
@@ -322,12 +378,25 @@ def region_of_confusion(
         Line2D([], [], color="C3", label=f"mean, {LEVEL:.0%} t band"),
         Line2D([], [], color="k", ls="--", label=f"x* = {x_star:.4g}"),
     ]  # fmt: skip
-    ax.legend(handles=handles, fontsize=8)
+    ax.legend(handles=handles, fontsize=7 if not own else 8)
     if _wants_log(data["step"], None):
         ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(left=0)
     ax.set_xlabel(STEP_LABEL)
     ax.set_ylabel("iterate x_t (parameter units)")
-    ax.set_title(title or "SGD iterates and the region of confusion")
-    fig.tight_layout()
+    ax.set_title(title or "SGD iterates and the region of confusion", fontsize=10 if own else 9)
+    if own:
+        fig.tight_layout()
     return fig
+
+
+def facets(count: int, width: float = 5.0, height: float = 3.8, cols: int = 3):
+    """A figure with ``count`` panels on a grid of at most ``cols`` columns (one per slice of a
+    sweep); returns (figure, flat list of the ``count`` axes used; the rest are hidden)."""
+    cols = max(1, min(cols, count))
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]

@@ -130,3 +130,32 @@ def test_region_of_confusion_paths_mean_band_and_interval():
     ax = fig.axes[0]
     assert len(_lines(ax)) == 8 + 1 + 1  # paths, mean, x*
     assert len(_bands(ax)) == 1 and len(ax.patches) == 1  # the CI band, the region
+
+
+def test_bounds_are_named_with_exact_or_bound_and_coinciding_ones_stay_visible():
+    data = _frame(("a",), key="lr").drop(columns="lr")
+    bounds = pd.DataFrame([{"theorem": th, "step": t, "bound": 2.0}  # the same values
+                           for th in ("nsw_2_1", "region_of_confusion")
+                           for t in (1, 10, 100)])  # fmt: skip
+    fig = plots.convergence(data, bounds, quantity="dist_sq")
+    ax = fig.axes[0]
+    texts = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
+    assert "Needell–Srebro–Ward Thm 2.1 (bound)" in texts
+    assert any(t.endswith("(exact)") and "region of confusion" in t for t in texts)
+    drawn = [ln for ln in _lines(ax) if str(ln.get_gid()).startswith("bound:")]
+    assert len(drawn) == 2 and drawn[0].get_marker() != drawn[1].get_marker()
+    # a one-run figure gives each theorem its own colour, and its legend key the same colour
+    assert drawn[0].get_color() != drawn[1].get_color()
+    keys = ax.get_legend().get_lines()[1:]
+    assert [k.get_color() for k in keys] == [ln.get_color() for ln in drawn]
+    assert "nsw_2_1" not in " ".join(texts) and "dist_sq" not in ax.get_title()
+
+
+def test_facets_give_one_visible_panel_per_slice():
+    fig, axes = plots.facets(4)
+    assert len(axes) == 4 and sum(ax.get_visible() for ax in fig.axes) == 4
+    data = pd.DataFrame({"step": [0, 1, 2] * 2, "replicate": [0] * 3 + [1] * 3,
+                         "x": [4.0, 2.0, 1.0, 4.0, 1.5, 1.2]})  # fmt: skip
+    for k, ax in enumerate(axes):
+        plots.region_of_confusion(data, lo=0, hi=2, x_star=1, ax=ax, title=f"job {k}")
+    assert [ax.get_title() for ax in axes] == [f"job {k}" for k in range(4)]

@@ -68,8 +68,8 @@ def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
     sweep_dir = _fake_sweep(tmp_path / "multi")
     assert main([str(sweep_dir), "--strict"]) == 0
     for name in ("sweep.nc", "checks.csv", "summary.csv", "report.md", "report.html",
-                 "step_size_sweep.png", "replacement.png"):  # fmt: skip
-        assert (sweep_dir / name).stat().st_size > 0, name
+                 "step_size_sweep.png", "replacement.png", "replacement_2.png"):  # fmt: skip
+        assert (sweep_dir / name).stat().st_size > 0, name  # every slice of the sweep drawn
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert list(summary.columns[:3]) == ["sampler", "optimizer.lr", "theorem"]
     assert len(summary) == 4 * len(BOUNDS)
