@@ -52,8 +52,9 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
         data = tidy(measure(ds, quantity))
         bounds = rows[["theorem", "step", "bound"]]
         fig = plots.convergence(
-            data, bounds, quantity=quantity, title=_title(ds, quantity), note=note
-        )
+            data, bounds, quantity=quantity, title=_title(ds, quantity), note=note,
+            rate=_rate(ds, quantity),
+        )  # fmt: skip
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
     if "loss" in ds and not np.isfinite(ds["suboptimality"].values).any():  # f* unknown
         title = f"Training loss (f* unknown): {_title(ds, 'loss')}"
@@ -67,6 +68,24 @@ def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> di
         paths["region_of_confusion"] = plots.save(fig, out_dir / "region_of_confusion.png")
     paths.update(experiment_figures(ds, checks, (), out_dir))
     return paths
+
+
+RATES = {  # schedule: ({quantity, ...}, exponent p of the predicted rate t^-p, label)
+    "inverse_time": ({"suboptimality", "dist_sq"}, 1.0,
+                     "reference ∝ 1/t (strongly convex, η_t ∝ 1/t: Rakhlin et al., BCN Thm 4.7)"),
+    "inverse_sqrt": ({"avg_grad_norm_sq", "weighted_avg_grad_norm_sq",
+                      "avg_iterate_suboptimality"}, 0.5,
+                     "reference ∝ 1/√t (η_t ∝ 1/√t: averaged rates, theory §1, §3(d))"),
+}  # fmt: skip
+
+
+def _rate(ds: xr.Dataset, quantity: str) -> tuple[float, str] | None:
+    """The rate a theorem predicts for ``quantity`` under the run's schedule (:data:`RATES`),
+    as (p, label) of t^-p; None when there is none (e.g. a constant step: a floor)."""
+    entry = RATES.get(str(ds.attrs.get("schedule")))
+    if entry is None or quantity not in entry[0]:
+        return None
+    return entry[1], entry[2]
 
 
 def _symbol(quantity: str) -> str:

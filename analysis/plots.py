@@ -111,8 +111,17 @@ def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> 
 
 
 def _curves(
-    ax: plt.Axes, data: pd.DataFrame, x: str, y: str, hue: str | None, palette: dict | None
+    ax: plt.Axes,
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None,
+    palette: dict | None,
+    points: bool = False,
 ) -> None:
+    """Mean over replicates of ``y`` against ``x`` with its t band, one curve per ``hue``
+    level; ``points``: the means as points with t error bars, unjoined (estimates taken only
+    at some steps)."""
     keep = np.isfinite(data[y].to_numpy(float))  # a diverged replicate's values are ±inf
     finite = data[keep]
     if not keep.all() and "replicate" in data:  # say so: the mean is over the others
@@ -124,9 +133,10 @@ def _curves(
         ax.text(0.5, 0.5, "no finite value to draw\n(every replicate diverged)",
                 transform=ax.transAxes, ha="center", va="center")  # fmt: skip
         return
+    style = {"err_style": "bars", "marker": "o", "linestyle": "", "ms": 5} if points else {}
     sns.lineplot(
         data=finite, x=x, y=y, hue=hue, palette=palette, errorbar=t_band, estimator="mean",
-        ax=ax, legend=hue is not None,
+        ax=ax, legend=hue is not None, **style,
     )  # fmt: skip
 
 
@@ -140,10 +150,13 @@ def convergence(
     loglog: bool | None = None,
     title: str | None = None,
     note: str = "",
+    rate: tuple[float, str] | None = None,
 ) -> plt.Figure:
     """Mean of ``value`` over replicates against ``x`` (a band per curve), one curve per ``hue``
     level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top; ``note``
-    (e.g. what diverged and why) written under the axes.
+    (e.g. what diverged and why) written under the axes; ``rate`` = (p, text): a grey
+    reference line ∝ x^(−p) through the mean at the last step, labelled ``text`` (the rate a
+    theorem predicts), on log–log axes only.
 
     Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
     """
@@ -170,6 +183,15 @@ def convergence(
             handles.append(Line2D([], [], color=key, dashes=dash, marker=marker, ms=4,
                                   mfc="none", label=text))  # fmt: skip
     _scales(ax, d[x].to_numpy(float), d["value"].to_numpy(float), _wants_log(data[x], loglog))
+    if rate is not None and ax.get_xscale() == "log" and ax.get_yscale() == "log" and not hue:
+        means = d[np.isfinite(d["value"])].groupby(x)["value"].mean()
+        means = means[(means.index > 0) & (means > 0)]
+        if len(means) >= 2:
+            t = np.geomspace(means.index.min(), means.index.max(), 30)
+            anchor_t, anchor_v = float(means.index[-1]), float(means.iloc[-1])
+            ax.plot(t, anchor_v * (t / anchor_t) ** (-rate[0]), color="0.45", ls=":", lw=1.3,
+                    gid="reference")  # fmt: skip
+            handles.append(Line2D([], [], color="0.45", ls=":", label=rate[1]))
     xlabel = EPOCH_LABEL if x == "epoch" else STEP_LABEL
     ax.set_xlabel(xlabel + (", log axis (t = 0 left out)" if _wants_log(data[x], loglog) else ""))
     ax.set_ylabel(label(quantity))
@@ -202,12 +224,16 @@ def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
     return bool(xs.size and xs.max() / xs.min() >= 100)
 
 
-def _legend(ax: plt.Axes, hue: str | None, extra: list, what: str, outside: bool = False):
-    """The legend: the hue levels (or ``what`` for the one curve) and the ``extra`` handles;
-    ``outside``: to the right of the axes, so that it covers no data."""
+def _legend(
+    ax: plt.Axes, hue: str | None, extra: list, what: str, outside: bool = False,
+    points: bool = False,
+):  # fmt: skip
+    """The legend: the hue levels (or ``what`` for the one curve, a point key if ``points``)
+    and the ``extra`` handles; ``outside``: to the right of the axes, covering no data."""
     handles, labels = ax.get_legend_handles_labels()
     if not hue:
-        handles, labels = [Line2D([], [], color=sns.color_palette()[0])], [what]
+        style = {"marker": "o", "ls": "none"} if points else {}
+        handles, labels = [Line2D([], [], color=sns.color_palette()[0], **style)], [what]
     handles += extra
     labels += [textwrap.fill(h.get_label(), 42) for h in extra]
     where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}
@@ -244,14 +270,15 @@ def constant_traces(
     title: str | None = None,
 ) -> plt.Figure:
     """One panel per ``constant`` (columns step, replicate, constant, value[, hue]): the logged
-    estimates along the run, and dashed the value a theorem used: ``used[constant]`` is one
+    estimates as points at their estimate steps (mean, t error bar), and dashed the value a
+    theorem used: ``used[constant]`` is one
     number, or ``{hue level: number}`` for one dashed line per job in its curve's colour."""
     names = list(pd.unique(data["constant"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
     palette = _palette(data, hue)
     for ax, name in zip(axes[0], names, strict=True):
         d = data[data["constant"] == name]
-        _curves(ax, d, "step", "value", hue, palette)
+        _curves(ax, d, "step", "value", hue, palette, points=True)
         extra, value = [], (used or {}).get(name)
         if isinstance(value, dict):  # one value per job
             for level, v in value.items():
@@ -269,7 +296,7 @@ def constant_traces(
         ax.set_xlabel(STEP_LABEL)
         ax.set_ylabel(ylabel)
         ax.set_title(heading)
-        _legend(ax, hue, extra, "estimate, mean over replicates")
+        _legend(ax, hue, extra, "estimates (points), mean and t interval", points=True)
     fig.suptitle(title or "Estimated assumption constants along the run")
     fig.tight_layout()
     return fig

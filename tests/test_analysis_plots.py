@@ -67,8 +67,11 @@ def test_constant_traces_one_panel_per_constant_with_the_used_value(tmp_path):
     fig = plots.constant_traces(data, {"L_local": 2.0, "mu_local": 0.5, "sigma_sq": 1.0})
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        assert len(_bands(ax)) == 1
-        assert len(_lines(ax)) == 2  # the mean estimate and the used value
+        drawn = _lines(ax)
+        points = [ln for ln in drawn if ln.get_marker() == "o"]
+        assert len(points) == 1 and points[0].get_linestyle() == "None"  # points, not a line
+        assert len(ax.collections) == 1  # their error bars
+        assert len(points[0].get_xdata()) == base["step"].nunique()
         assert sum(ln.get_linestyle() == "--" for ln in ax.lines) == 1
         assert ax.get_ylabel() and ax.get_title()
     path = plots.save(fig, tmp_path / "c.png")
@@ -159,3 +162,15 @@ def test_facets_give_one_visible_panel_per_slice():
     for k, ax in enumerate(axes):
         plots.region_of_confusion(data, lo=0, hi=2, x_star=1, ax=ax, title=f"job {k}")
     assert [ax.get_title() for ax in axes] == [f"job {k}" for k in range(4)]
+
+
+def test_a_predicted_rate_is_drawn_as_a_reference_slope():
+    data = _frame(("x",)).drop(columns="lr")
+    ax = plots.convergence(data, quantity="dist_sq", rate=(1.0, "reference ∝ 1/t")).axes[0]
+    ref = [ln for ln in ax.lines if ln.get_gid() == "reference"]
+    assert len(ref) == 1
+    x, y = ref[0].get_xdata(), ref[0].get_ydata()
+    assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(-1.0)
+    assert "reference ∝ 1/t" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [ln for ln in plots.convergence(data, quantity="dist_sq").axes[0].lines
+                if ln.get_gid() == "reference"]  # fmt: skip
