@@ -143,7 +143,15 @@ def _region(ds: xr.Dataset, ax=None, title: str | None = None):
     lo, hi = np.asarray(ds.attrs["region_of_confusion"], dtype=float)
     data = tidy(ds["x"].isel(param=0)).rename(columns={"value": "x"})
     x_star = float(np.asarray(ds["x_star"].values).ravel()[0])
-    return plots.region_of_confusion(data, lo=lo, hi=hi, x_star=x_star, ax=ax, title=title)
+    stops = None
+    if "stopped_at" in ds and (ds["stopped_at"].values >= 0).any():  # early stopping was on
+        at = ds["stopped_at"].values
+        reps = np.flatnonzero(at >= 0)
+        x = ds["x"].isel(param=0)
+        stops = pd.DataFrame({"step": at[reps], "x": [float(x.isel(replicate=r).sel(step=at[r]))
+                                                       for r in reps]})  # fmt: skip
+    return plots.region_of_confusion(data, lo=lo, hi=hi, x_star=x_star, ax=ax, title=title,
+                                     stops=stops)  # fmt: skip
 
 
 def _region_facets(sweep: xr.Dataset, keys: tuple[str, ...]):

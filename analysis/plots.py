@@ -382,10 +382,13 @@ def region_of_confusion(
     paths: int = 8,
     title: str | None = None,
     ax: plt.Axes | None = None,
+    stops: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """1-D iterates ``x`` against ``step`` (columns step, replicate, x): the first ``paths``
     replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed; drawn
-    into ``ax`` when given (a facet of a sweep), else into a new figure."""
+    into ``ax`` when given (a facet of a sweep), else into a new figure. ``stops`` (columns
+    step, x): where early stopping on a held-out split stopped each replicate, as crosses
+    with the median stop dotted."""
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -405,6 +408,15 @@ def region_of_confusion(
         Line2D([], [], color="C3", label=f"mean, {LEVEL:.0%} t band"),
         Line2D([], [], color="k", ls="--", label=f"x* = {x_star:.4g}"),
     ]  # fmt: skip
+    if stops is not None and len(stops):
+        ax.plot(stops["step"], stops["x"], ls="none", marker="x", color="C2", ms=7, zorder=4)
+        median = float(np.median(stops["step"]))
+        ax.axvline(median, color="C2", ls=":", lw=1.2)
+        handles += [
+            Line2D([], [], ls="none", marker="x", color="C2",
+                   label=f"early stop on held-out split ({len(stops)} replicates)"),
+            Line2D([], [], color="C2", ls=":", label=f"median stop t = {median:g}"),
+        ]  # fmt: skip
     ax.legend(handles=handles, fontsize=7 if not own else 8)
     if _wants_log(data["step"], None):
         ax.set_xscale("symlog", linthresh=1)

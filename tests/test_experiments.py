@@ -182,3 +182,20 @@ def test_sra_theorem_bound_holds_at_every_horizon_and_the_average_falls():
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("conditional on estimated" in t for t in texts)
     assert "Ghadimi & Lan" in fig.axes[0].get_title()
+
+
+def test_region_of_confusion_marks_where_held_out_early_stopping_stops(tmp_path):
+    from analysis import figures
+
+    ds = sgdlab.run(["experiment=region_of_confusion", "problem.a=null", "problem.b=null",
+                     "problem.n=40", "early_stopping.patience=100", "early_stopping.holdout=0.25",
+                     "replicates=16", "log.geometric=false", "log.every=5"])  # fmt: skip
+    stopped = ds["stopped_at"].values
+    assert (stopped >= 0).sum() >= 12  # constant-step SGD stalls in the region: most stop
+    lo, hi = ds.attrs["region_of_confusion"]
+    x_stop = [float(ds["x"].isel(replicate=r, param=0).sel(step=stopped[r]))
+              for r in np.flatnonzero(stopped >= 0)]  # fmt: skip
+    assert all(lo <= x <= hi for x in x_stop)  # ... inside the region of confusion
+    fig = figures._region(ds)
+    crosses = [ln for ln in fig.axes[0].lines if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and sorted(crosses[0].get_ydata()) == sorted(x_stop)
