@@ -41,19 +41,49 @@ def _default_quantity(ds: xr.Dataset) -> str:
     return "suboptimality" if np.isfinite(ds["suboptimality"].values).any() else "grad_norm_sq"
 
 
-def run_figures(ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
-    """Convergence of every checked quantity with its bounds, the constant traces and (1-D
-    least squares) the region of confusion, as ``out_dir/<name>.png``."""
+def x_axis(ds: xr.Dataset, steps, x: str) -> np.ndarray:
+    """The x coordinate ``x`` of the logged ``steps`` of run ``ds``: ``step`` (t), ``epoch``
+    (t·b/n), ``grad_evals`` (per-sample gradients: b per step, 2b for SVRG plus n per
+    snapshot every ``inner`` steps) or ``wall_time`` (s: the run's mean time per optimizer
+    step, logging excluded, times t)."""
+    t = np.asarray(steps, dtype=float)
+    a = ds.attrs
+    T, b, n = float(a["steps"]), float(a["batch_size"]), float(a["n"])
+    if x == "step":
+        return t
+    if x == "epoch":
+        return t * b / n
+    if x == "grad_evals":
+        if a.get("optimizer") != "svrg":
+            return t * b
+        inner = float((yaml.safe_load(a.get("config", "")) or {}).get("optimizer", {})
+                      .get("inner", 0) or np.ceil(n / b))  # fmt: skip
+        return t * 2 * b + np.ceil(t / inner) * n
+    if x == "wall_time":
+        busy = float(a.get("wall_time_s", np.nan)) - float(a.get("logging_time_s", 0.0))
+        return t * busy / max(T, 1.0)
+    raise ValueError(f"x axis {x!r}: one of step, epoch, grad_evals, wall_time")
+
+
+def run_figures(
+    ds: xr.Dataset, checks: pd.DataFrame, out_dir: str | Path, x: str = "step"
+) -> dict[str, Path]:
+    """Convergence of every checked quantity with its bounds (against ``x``: see
+    :func:`x_axis`), the constant traces and (1-D least squares) the region of confusion, as
+    ``out_dir/<name>.png``."""
     out_dir, paths = Path(out_dir), {}
     frames = _quantity_frames(checks) or {_default_quantity(ds): checks.iloc[:0]}
     run = read_run(ds)
     note = divergence(run, run_constants(run)[0])
     for quantity, rows in frames.items():
         data = tidy(measure(ds, quantity))
-        bounds = rows[["theorem", "step", "bound"]]
+        bounds = rows[["theorem", "step", "bound"]].copy()
+        if x != "step":
+            data[x] = x_axis(ds, data["step"], x)
+            bounds[x] = x_axis(ds, bounds["step"].astype(float), x)
         fig = plots.convergence(
             data, bounds, quantity=quantity, title=_title(ds, quantity), note=note,
-            rate=_rate(ds, quantity),
+            rate=_rate(ds, quantity) if x == "step" else None, x=x,
         )  # fmt: skip
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
     if "loss" in ds and not np.isfinite(ds["suboptimality"].values).any():  # f* unknown

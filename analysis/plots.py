@@ -72,6 +72,12 @@ def wrap(title: str, width: int = 80) -> str:
 
 STEP_LABEL = "iteration t (steps)"
 EPOCH_LABEL = "epoch t·b/n (passes over the data)"
+X_LABELS = {  # the x axes a convergence figure can use (column of the data: axis label)
+    "step": STEP_LABEL,
+    "epoch": EPOCH_LABEL,
+    "grad_evals": "per-sample gradient evaluations (SVRG's snapshots included)",
+    "wall_time": "wall time of the optimizer steps (s; the run's mean time per step × t)",
+}
 
 
 def t_band(values: pd.Series) -> tuple[float, float]:
@@ -192,8 +198,8 @@ def convergence(
             ax.plot(t, anchor_v * (t / anchor_t) ** (-rate[0]), color="0.45", ls=":", lw=1.3,
                     gid="reference")  # fmt: skip
             handles.append(Line2D([], [], color="0.45", ls=":", label=rate[1]))
-    xlabel = EPOCH_LABEL if x == "epoch" else STEP_LABEL
-    ax.set_xlabel(xlabel + (", log axis (t = 0 left out)" if _wants_log(data[x], loglog) else ""))
+    xlabel = X_LABELS.get(x, x)
+    ax.set_xlabel(xlabel + (", log axis (0 left out)" if _wants_log(data[x], loglog) else ""))
     ax.set_ylabel(label(quantity))
     symbol = label(quantity, expectation=False).split(" (")[0]
     ax.set_title(wrap(title or f"Convergence of {symbol}", 75), fontsize=10)

@@ -257,14 +257,16 @@ def write_run_report(
     alpha: float = 0.05,
     result: CheckResult | None = None,
     estimated: str = "forbid",
+    x: str = "step",
 ) -> dict[str, Path]:
     """Checks (CSV), figures (PNG), verdict.txt, report.md and report.html of one run, into
     ``out_dir``; returns ``{name: path}`` (names: checks, constants, assumptions, summary, the
-    figures, verdict, report_md, report_html)."""
+    figures, verdict, report_md, report_html). ``x``: the convergence figures' x axis (step,
+    epoch, grad_evals or wall_time; :func:`analysis.figures.x_axis`)."""
     out_dir = Path(out_dir)
     result = result or check_all(ds, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
-    figs = run_figures(ds, result.checks, out_dir)
+    figs = run_figures(ds, result.checks, out_dir, x=x)
     paths |= figs
     text = verdict(result.summary, alpha, result.divergence)
     paths["verdict"] = out_dir / "verdict.txt"

@@ -174,3 +174,24 @@ def test_a_predicted_rate_is_drawn_as_a_reference_slope():
     assert "reference ∝ 1/t" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert not [ln for ln in plots.convergence(data, quantity="dist_sq").axes[0].lines
                 if ln.get_gid() == "reference"]  # fmt: skip
+
+
+def test_the_x_axis_can_be_gradient_evaluations_or_wall_time(tmp_path):
+    import sgdlab
+    from analysis.checks import check_all
+    from analysis.figures import run_figures, x_axis
+
+    ds = sgdlab.run(["problem=least_squares", "problem.n=40", "problem.d=3", "optimizer=svrg",
+                     "optimizer.lr=0.1", "batch_size=4", "steps=40", "replicates=4",
+                     "log.estimates.num=0"])  # fmt: skip
+    t = np.array([0, 5, 10, 40])
+    # SVRG: 2b per step and a full gradient (n) at each snapshot, every n/b = 10 steps
+    np.testing.assert_allclose(x_axis(ds, t, "grad_evals"), t * 8 + np.ceil(t / 10) * 40)
+    np.testing.assert_allclose(x_axis(ds, t, "epoch"), t * 4 / 40)
+    wall = x_axis(ds, t, "wall_time")
+    assert wall[0] == 0 and np.all(np.diff(wall) > 0)
+    with pytest.raises(ValueError, match="x axis"):
+        x_axis(ds, t, "minutes")
+    checks = check_all(ds).checks
+    paths = run_figures(ds, checks, tmp_path, x="grad_evals")
+    assert any(k.startswith("convergence_") for k in paths)
