@@ -127,7 +127,7 @@ def _title(ds: xr.Dataset, quantity: str) -> str:
     a = ds.attrs
     return (f"{_symbol(quantity)}: {a.get('problem')}, {a.get('optimizer')}, "
             f"{a.get('schedule')} step, sampler {a.get('sampler')}, "
-            f"b = {a.get('batch_size')}")  # fmt: skip
+            f"b\u00a0=\u00a0{a.get('batch_size')}")  # fmt: skip
 
 
 def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):

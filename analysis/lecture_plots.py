@@ -170,6 +170,7 @@ def sra_theorem(frame: pd.DataFrame, *, problem: str) -> plt.Figure:
     T = np.geomspace(f["T"].min(), f["T"].max(), 20)
     ax.plot(T, m0 * np.sqrt(T0 / T), color="0.5", ls=":", lw=1.2)
     provenance = next((p for p in b["provenance"] if p), "certified constants")
+    provenance = provenance.replace("sigma_sq", "σ²")
     citation = BOUNDS["sra_nonconvex"].citation.split(";")[0]
     statuses = ", ".join(f"T={t}: {s}" for t, s in zip(frame["T"], frame["status"], strict=True))
     handles = [

@@ -37,7 +37,7 @@ def test_backprop_graph_has_the_lecture_numbers_on_nodes_and_edges():
     assert numbers == {"F": 88, "dF_dx": 140, "dF_dy": 24, "tangents_F": (140, 24)}
 
 
-def test_forward_mode_gradient_costs_n_passes_and_reverse_one():
+def test_forward_vs_reverse_times_both_gradients_and_draws_their_ratio():
     rows = af.gradient_timings([10, 300], repeats=1)
     assert [r["n"] for r in rows] == [10, 300]
     # no timed assertion: both ways give the same gradient (checked inside) and the figure
