@@ -236,6 +236,25 @@ def _step_title(sweep: xr.Dataset) -> str:
             f"b = {a.get('batch_size')}, T = {a.get('steps')}")  # fmt: skip
 
 
+def _convergence_facets(data, bounds, keys: tuple[str, ...], quantity: str):
+    """A multi-key sweep's convergence: one panel per value of the swept key with the fewest
+    values (every slice shown), one curve per setting of the other keys in each panel."""
+    facet = min(keys, key=lambda k: data[k].nunique())
+    others = tuple(k for k in keys if k != facet)
+    hue = ", ".join(others)
+    values = list(pd.unique(data[facet]))
+    fig, axes = plots.facets(len(values), width=10, height=4.2, cols=1)
+    for ax, value in zip(axes, values, strict=True):
+        part = _combine(data[data[facet] == value], others, hue)
+        b = None
+        if bounds is not None:
+            b = _combine(bounds[bounds[facet] == value], others, hue)
+        plots.convergence(part, b, quantity=quantity, hue=hue, ax=ax,
+                          title=f"{_symbol(quantity)}: {facet} = {value}")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
 def sweep_figures(
     sweep: xr.Dataset, checks: pd.DataFrame, keys: list[str], out_dir: str | Path
 ) -> dict[str, Path]:
@@ -250,11 +269,14 @@ def sweep_figures(
     for quantity, rows in frames.items():
         data = tidy(measure(sweep, quantity), keys)
         bounds = rows[[*keys, "theorem", "step", "bound"]] if len(rows) else None
-        if hue:
-            data = _combine(data, keys, hue)
-            bounds = _combine(bounds, keys, hue) if bounds is not None else None
-        fig = plots.convergence(data, bounds, quantity=quantity, hue=hue,
-                                title=f"{_symbol(quantity)} across the sweep ({hue})")  # fmt: skip
+        if len(keys) >= 2:  # one panel per value of the key with fewest values, the rest hues
+            fig = _convergence_facets(data, bounds, keys, quantity)
+        else:
+            if hue:
+                data = _combine(data, keys, hue)
+                bounds = _combine(bounds, keys, hue) if bounds is not None else None
+            title = f"{_symbol(quantity)} across the sweep ({hue})"
+            fig = plots.convergence(data, bounds, quantity=quantity, hue=hue, title=title)
         paths[f"convergence_{quantity}"] = plots.save(fig, out_dir / f"convergence_{quantity}.png")
     fig = _traces(sweep, keys, hue)
     if fig is not None:

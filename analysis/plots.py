@@ -99,7 +99,8 @@ def _palette(data: pd.DataFrame, hue: str | None) -> dict | None:
     if hue is None:
         return None
     levels = list(pd.unique(data[hue]))
-    return dict(zip(levels, sns.color_palette(n_colors=len(levels)), strict=True))
+    colours = sns.color_palette(None if len(levels) <= 10 else "husl", n_colors=len(levels))
+    return dict(zip(levels, colours, strict=True))  # no colour used twice
 
 
 def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> None:
@@ -157,16 +158,22 @@ def convergence(
     title: str | None = None,
     note: str = "",
     rate: tuple[float, str] | None = None,
+    ax: plt.Axes | None = None,
 ) -> plt.Figure:
     """Mean of ``value`` over replicates against ``x`` (a band per curve), one curve per ``hue``
     level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top; ``note``
     (e.g. what diverged and why) written under the axes; ``rate`` = (p, text): a grey
     reference line ∝ x^(−p) through the mean at the last step, labelled ``text`` (the rate a
-    theorem predicts), on log–log axes only.
+    theorem predicts), on log–log axes only. Drawn into ``ax`` when given (a facet; the
+    caller lays the figure out), else into a new figure.
 
     Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
     """
-    fig, ax = plt.subplots(figsize=(10, 4.8 + (0.4 if note else 0.0)))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(10, 4.8 + (0.4 if note else 0.0)))
+    else:
+        fig = ax.figure
     d = data[data[x] > 0] if _wants_log(data[x], loglog) else data
     palette = _palette(data, hue)
     _curves(ax, d, x, "value", hue, palette)
@@ -205,6 +212,8 @@ def convergence(
     ax.set_title(wrap(title or f"Convergence of {symbol}", 75), fontsize=10)
     _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band", outside=True)
     _log_floor(ax, d["value"].to_numpy(float))
+    if not own:
+        return fig
     if note:
         fig.text(0.01, 0.01, textwrap.fill(note, 120), fontsize=7, color="firebrick", va="bottom")
         fig.tight_layout(rect=(0, 0.08, 1, 1))

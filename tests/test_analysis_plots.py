@@ -195,3 +195,23 @@ def test_the_x_axis_can_be_gradient_evaluations_or_wall_time(tmp_path):
     checks = check_all(ds).checks
     paths = run_figures(ds, checks, tmp_path, x="grad_evals")
     assert any(k.startswith("convergence_") for k in paths)
+
+
+def test_a_two_key_sweep_shows_every_slice_as_a_panel():
+    from analysis.figures import _convergence_facets
+
+    a = _frame(("0.1", "1", "10"), key="lr").assign(sampler="reshuffle")
+    b = _frame(("0.1", "1", "10"), key="lr").assign(sampler="with_replacement")
+    data = pd.concat([a, b], ignore_index=True)
+    fig = _convergence_facets(data, None, ("lr", "sampler"), "suboptimality")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 2  # sampler has the fewest values: one panel each
+    assert [ax.get_title().split("= ")[-1] for ax in panels] == ["reshuffle", "with_replacement"]
+    for ax in panels:  # every lr in every panel, each in its own colour
+        assert len(_lines(ax)) == 3 and len({tuple(ln.get_color()) for ln in _lines(ax)}) == 3
+        assert ax.get_legend().get_title().get_text() == "lr"
+
+
+def test_more_than_ten_curves_get_distinct_colours():
+    levels = [str(k) for k in range(24)]
+    assert len(set(plots._palette(pd.DataFrame({"h": levels}), "h").values())) == 24
