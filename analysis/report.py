@@ -28,7 +28,7 @@ from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
 from .collect import cells, collect, job_dataset
 from .explain import caption, plain_verdict, theorems_table
 from .figures import run_figures, sweep_figures
-from .plots import theorem_label
+from .plots import THEOREM_NAMES, theorem_label
 
 __all__ = [
     "main",
@@ -345,6 +345,7 @@ def write_sweep_report(
             .pivot_table(
                 index=keys, columns="theorem", values="status", aggfunc="first", sort=False
             )
+            .rename(columns=THEOREM_NAMES)
             .reset_index()
         )
     elif keys:
