@@ -290,7 +290,9 @@ def sweep_figures(
         other_hue = ", ".join(others) if others else None
         if other_hue:
             final = _combine(final, others, other_hue)
-        fig = plots.step_size_sweep(final, quantity=quantity, hue=other_hue,
+        first = measure(sweep, quantity).isel(step=0).values
+        start = float(np.nanmean(first)) if np.isfinite(first).any() else None
+        fig = plots.step_size_sweep(final, quantity=quantity, hue=other_hue, start=start,
                                     marks=_step_marks(sweep), title=_step_title(sweep))  # fmt: skip
         paths["step_size_sweep"] = plots.save(fig, out_dir / "step_size_sweep.png")
     if "sampler" in keys:

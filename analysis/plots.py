@@ -336,12 +336,14 @@ def step_size_sweep(
     hue: str | None = None,
     title: str | None = None,
     marks: dict[str, float] | None = None,
+    start: float | None = None,
 ) -> plt.Figure:
     """Final ``quantity`` (column ``value``, one row per replicate; optional bool column
     ``diverged``) against the step size ``lr``: mean with a t band over the replicates that did
     not diverge, one curve per ``hue`` (e.g. optimizer); a step at which some replicates
     diverged is a cross on the top edge in the curve's colour, with their count; ``marks``
-    ({label: step}, e.g. 1/L and 2/L) are vertical dotted lines."""
+    ({label: step}, e.g. 1/L and 2/L) are vertical dotted lines; ``start`` (the value at t = 0)
+    a horizontal dash-dotted line: a run that ends above it did worse than not moving."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
     palette = _palette(data, hue)
     div = data["diverged"].astype(bool) if "diverged" in data else pd.Series(False, data.index)
@@ -374,6 +376,9 @@ def step_size_sweep(
             ls = (0, (1, 1.5)) if k == 0 else (0, (4, 2))
             ax.axvline(x, color="0.25", ls=ls, lw=1.1)
             extra.append(Line2D([], [], color="0.25", ls=ls, label=f"{name} = {x:.3g}"))
+    if start is not None and np.isfinite(start):
+        ax.axhline(start, color="0.4", ls="-.", lw=1.0)
+        extra.append(Line2D([], [], color="0.4", ls="-.", label=f"value at t = 0: {start:.3g}"))
     ax.set_xscale("log")
     v = ok["value"].to_numpy(float)
     if v.size and v.max() > 0 and (v.min() <= 0 or v.max() / v.min() >= 10):

@@ -120,7 +120,7 @@ def test_early_stopping_counts_patience_in_steps(stopping):
     hold = stopping["holdout_loss"]
     for r in np.flatnonzero(stopped >= 0):
         curve = hold.isel(replicate=r).sel(step=slice(0, stopped[r]))
-        best_at = int(curve["step"][int(curve.argmin())])
+        best_at = int(curve["step"][int(np.argmin(curve.values))])
         # the first log step at least `patience` steps after the best held-out loss
         assert patience <= stopped[r] - best_at < patience + every
     # and stopping helped: the held-out loss at the stop is below that at T without stopping

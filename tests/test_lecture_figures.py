@@ -64,7 +64,8 @@ def test_step_size_figure_marks_diverged_steps_and_one_over_L():
              "diverged": lr >= 10 and r < 2}
             for lr in (0.1, 1.0, 10.0) for o in ("sgd", "adam") for r in range(4)]  # fmt: skip
     fig = plots.step_size_sweep(pd.DataFrame(rows), quantity="suboptimality", hue="opt",
-                                marks={"1/L (exact)": 0.5, "2/L (exact)": 1.0})  # fmt: skip
+                                marks={"1/L (exact)": 0.5, "2/L (exact)": 1.0},
+                                start=3.0)  # fmt: skip
     ax = fig.axes[0]
     crosses = [ln for ln in ax.lines if ln.get_marker() == "X" and len(ln.get_xdata())]
     assert len(crosses) == 2 and all(list(ln.get_xdata()) == [10.0] for ln in crosses)
@@ -74,6 +75,7 @@ def test_step_size_figure_marks_diverged_steps_and_one_over_L():
     assert vlines == [0.5, 1.0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "1/L (exact) = 0.5" in labels and any("diverged" in t for t in labels)
+    assert "value at t = 0: 3" in labels
     # the mean at lr = 10 is over the replicates that did not diverge (values 30 and 40)
     curves = [ln for ln in ax.lines if len(ln.get_xdata()) == 3]
     assert len(curves) == 2
