@@ -56,7 +56,7 @@ def is_running_mean(ds: xr.Dataset) -> bool:
         and int(ds.attrs.get("batch_size", 0)) == 1
         and opt.get("name") == "sgd"
         and sched.get("name") == "inverse_time"
-        and float(opt.get("lr", 0)) * float(sched.get("gamma", 0)) == 1.0
+        and float(opt.get("lr", 0)) == 1.0
         and float(sched.get("gamma", 0)) == 1.0
     )
 

@@ -33,13 +33,13 @@ EXPERIMENTS = {
     "step_sizes": "step_size_sweep",
     "region_of_confusion": "region_of_confusion",
 }
-QUICK = {  # smaller versions for --quick (the tests), same figures
-    "sampling_mean": ["replicates=400"],
-    "reshuffling": ["replicates=40", "steps=3200"],
-    "early_stopping": ["replicates=8", "steps=600"],
-    "sra_theorem": ["replicates=8", "+gallery_steps=100,400"],
-    "step_sizes": ["replicates=4", "steps=200", "+gallery_lr=0.1,10"],
-    "region_of_confusion": ["replicates=16", "steps=400"],
+QUICK = {  # smaller versions for --quick (the tests), same figures: (overrides, smaller sweep)
+    "sampling_mean": (["replicates=400"], {}),
+    "reshuffling": (["replicates=40", "steps=3200"], {}),
+    "early_stopping": (["replicates=8", "steps=600"], {}),
+    "sra_theorem": (["replicates=8"], {"steps": ["100", "400"]}),
+    "step_sizes": (["replicates=4", "steps=200"], {"optimizer.lr": ["0.1", "10"]}),
+    "region_of_confusion": (["replicates=16", "steps=400"], {}),
 }
 
 
@@ -53,29 +53,18 @@ def sweep_params(experiment: str) -> dict[str, list[str]]:
     return {k: [v.strip() for v in str(vals).split(",")] for k, vals in (params or {}).items()}
 
 
-def _split(overrides: list[str], params: dict[str, list[str]]):
-    """Pull the ``+gallery_<key>=v1,v2`` entries (a smaller grid for ``steps`` or
-    ``optimizer.lr``) out of ``overrides`` into ``params``."""
-    rest, params = [], dict(params)
-    alias = {"gallery_steps": "steps", "gallery_lr": "optimizer.lr"}
-    for o in overrides:
-        key, _, value = o.lstrip("+").partition("=")
-        if key in alias:
-            params[alias[key]] = value.split(",")
-        else:
-            rest.append(o)
-    return rest, params
-
-
-def run_experiment(experiment: str, out_dir: Path, overrides: list[str] = ()) -> xr.Dataset:
-    """Run every job of ``experiment`` (with ``overrides``) into the multirun directory
-    ``out_dir`` and return the collected sweep, or the dataset of a one-run experiment."""
+def run_experiment(
+    experiment: str, out_dir: Path, overrides: list[str] = (), sweep: dict | None = None
+) -> xr.Dataset:
+    """Run every job of ``experiment`` (with ``overrides``; ``sweep`` replaces some of its swept
+    keys' values) into the multirun directory ``out_dir`` and return the collected sweep, or
+    the dataset of a one-run experiment."""
     import sgdlab
     from sgdlab.io import write_dataset
 
     from .collect import collect
 
-    overrides, params = _split(list(overrides), sweep_params(experiment))
+    params = sweep_params(experiment) | (sweep or {})
     base = [f"experiment={experiment}", *overrides]
     if not params:
         return sgdlab.run(base)
@@ -97,7 +86,8 @@ def experiment_figure(experiment: str, out: Path, quick: bool, work: Path) -> Pa
     from .figures import run_figures, sweep_figures
 
     runs = work / experiment
-    ds = run_experiment(experiment, runs, QUICK[experiment] if quick else [])
+    overrides, sweep = QUICK[experiment] if quick else ([], {})
+    ds = run_experiment(experiment, runs, overrides, sweep)
     keys = tuple(yaml.safe_load(ds.attrs.get("swept_keys", "[]")) or [])
     stem = EXPERIMENTS[experiment]
     figures_dir = runs / "figures"
