@@ -29,6 +29,7 @@ __all__ = [
     "LEVEL",
     "constant_traces",
     "convergence",
+    "facets",
     "region_of_confusion",
     "replacement",
     "save",
@@ -38,8 +39,45 @@ __all__ = [
 LEVEL = 0.95
 DPI = 150
 DASHES = [(4, 2), (1, 1.5), (6, 2, 1, 2), (2, 2), (8, 3), (3, 1, 1, 1, 1, 1)]
+MARKERS = ["v", "^", "s", "D", "P", "o"]  # one per theorem, so that coinciding bounds show
+THEOREM_NAMES = {  # plain names for titles and legends (citations: analysis.bounds.BOUNDS)
+    "sra_nonconvex": "Sra's theorem (Reddi et al. = Ghadimi–Lan)",
+    "bcn_4_6": "Bottou–Curtis–Nocedal Thm 4.6",
+    "bcn_4_7": "Bottou–Curtis–Nocedal Thm 4.7",
+    "bcn_4_8": "Bottou–Curtis–Nocedal Thm 4.8",
+    "bcn_4_10": "Bottou–Curtis–Nocedal Thm 4.10",
+    "sc_constant_step": "strongly convex, constant step (theory §3(a))",
+    "nsw_2_1": "Needell–Srebro–Ward Thm 2.1",
+    "rakhlin_1t": "Rakhlin–Shamir–Sridharan, step 1/(μt)",
+    "convex_averaging": "convex, averaged iterate (theory §3(d))",
+    "rr_mkr": "random reshuffling, Mishchenko–Khaled–Richtárik",
+    "fpc_minibatch": "finite-population correction (theory §6(a))",
+    "region_of_confusion": "region of confusion, stationary value (theory §5)",
+}
+
+
+def theorem_label(theorem: str) -> str:
+    """``name (exact)`` or ``name (bound)``: the theorem's plain name and whether its value is
+    an equality (:attr:`analysis.bounds.Bound.exact`) or an upper bound."""
+    from .bounds import BOUNDS
+
+    exact = theorem in BOUNDS and BOUNDS[theorem].exact
+    return f"{THEOREM_NAMES.get(theorem, theorem)} ({'exact' if exact else 'bound'})"
+
+
+def wrap(title: str, width: int = 80) -> str:
+    """``title`` wrapped to lines of at most ``width`` characters (nothing clipped)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
+
+
 STEP_LABEL = "iteration t (steps)"
 EPOCH_LABEL = "epoch t·b/n (passes over the data)"
+X_LABELS = {  # the x axes a convergence figure can use (column of the data: axis label)
+    "step": STEP_LABEL,
+    "epoch": EPOCH_LABEL,
+    "grad_evals": "per-sample gradient evaluations (SVRG's snapshots included)",
+    "wall_time": "wall time of the optimizer steps (s; the run's mean time per step × t)",
+}
 
 
 def t_band(values: pd.Series) -> tuple[float, float]:
@@ -61,7 +99,8 @@ def _palette(data: pd.DataFrame, hue: str | None) -> dict | None:
     if hue is None:
         return None
     levels = list(pd.unique(data[hue]))
-    return dict(zip(levels, sns.color_palette(n_colors=len(levels)), strict=True))
+    colours = sns.color_palette(None if len(levels) <= 10 else "husl", n_colors=len(levels))
+    return dict(zip(levels, colours, strict=True))  # no colour used twice
 
 
 def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> None:
@@ -79,8 +118,17 @@ def _scales(ax: plt.Axes, x: np.ndarray, y: np.ndarray, loglog: bool | None) -> 
 
 
 def _curves(
-    ax: plt.Axes, data: pd.DataFrame, x: str, y: str, hue: str | None, palette: dict | None
+    ax: plt.Axes,
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None,
+    palette: dict | None,
+    points: bool = False,
 ) -> None:
+    """Mean over replicates of ``y`` against ``x`` with its t band, one curve per ``hue``
+    level; ``points``: the means as points with t error bars, unjoined (estimates taken only
+    at some steps)."""
     keep = np.isfinite(data[y].to_numpy(float))  # a diverged replicate's values are ±inf
     finite = data[keep]
     if not keep.all() and "replicate" in data:  # say so: the mean is over the others
@@ -92,9 +140,10 @@ def _curves(
         ax.text(0.5, 0.5, "no finite value to draw\n(every replicate diverged)",
                 transform=ax.transAxes, ha="center", va="center")  # fmt: skip
         return
+    style = {"err_style": "bars", "marker": "o", "linestyle": "", "ms": 5} if points else {}
     sns.lineplot(
         data=finite, x=x, y=y, hue=hue, palette=palette, errorbar=t_band, estimator="mean",
-        ax=ax, legend=hue is not None,
+        ax=ax, legend=hue is not None, **style,
     )  # fmt: skip
 
 
@@ -108,14 +157,23 @@ def convergence(
     loglog: bool | None = None,
     title: str | None = None,
     note: str = "",
+    rate: tuple[float, str] | None = None,
+    ax: plt.Axes | None = None,
 ) -> plt.Figure:
     """Mean of ``value`` over replicates against ``x`` (a band per curve), one curve per ``hue``
     level; ``bounds`` (columns ``x``, ``bound``, ``theorem`` and ``hue``) dashed on top; ``note``
-    (e.g. what diverged and why) written under the axes.
+    (e.g. what diverged and why) written under the axes; ``rate`` = (p, text): a grey
+    reference line ∝ x^(−p) through the mean at the last step, labelled ``text`` (the rate a
+    theorem predicts), on log–log axes only. Drawn into ``ax`` when given (a facet; the
+    caller lays the figure out), else into a new figure.
 
     Log–log when the logged steps span two decades (t = 0 is then left out) and the values one.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5 + (0.4 if note else 0.0)))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(10, 4.8 + (0.4 if note else 0.0)))
+    else:
+        fig = ax.figure
     d = data[data[x] > 0] if _wants_log(data[x], loglog) else data
     palette = _palette(data, hue)
     _curves(ax, d, x, "value", hue, palette)
@@ -124,27 +182,53 @@ def convergence(
         b = bounds[np.isfinite(bounds["bound"])]
         b = b[b[x] > 0] if _wants_log(data[x], loglog) else b
         for k, (theorem, g) in enumerate(b.groupby("theorem", sort=False)):
-            dash = DASHES[k % len(DASHES)]
+            dash, marker = DASHES[k % len(DASHES)], MARKERS[k % len(MARKERS)]
+            # one run: each theorem its own colour; a sweep: each curve's colour
+            own = sns.color_palette()[(k + 1) % 10]
             groups = g.groupby(hue, sort=False) if hue else [(None, g)]
             for level, gg in groups:
-                colour = palette[level] if hue else sns.color_palette()[0]
+                colour = palette[level] if hue else own
                 gg = gg.sort_values(x)
-                ax.plot(
-                    gg[x], gg["bound"], color=colour, dashes=dash, lw=1.4, gid=f"bound:{theorem}"
-                )
-            handles.append(Line2D([], [], color="0.3", dashes=dash, label=f"bound: {theorem}"))
+                ax.plot(gg[x], gg["bound"], color=colour, dashes=dash, lw=1.4, marker=marker,
+                        ms=4, mfc="none", gid=f"bound:{theorem}")  # fmt: skip
+            key = "0.3" if hue else own
+            text = theorem_label(theorem) + (" (in each curve's colour)" if hue else "")
+            handles.append(Line2D([], [], color=key, dashes=dash, marker=marker, ms=4,
+                                  mfc="none", label=text))  # fmt: skip
     _scales(ax, d[x].to_numpy(float), d["value"].to_numpy(float), _wants_log(data[x], loglog))
-    xlabel = EPOCH_LABEL if x == "epoch" else STEP_LABEL
-    ax.set_xlabel(xlabel + (", log axis (t = 0 left out)" if _wants_log(data[x], loglog) else ""))
+    if rate is not None and ax.get_xscale() == "log" and ax.get_yscale() == "log" and not hue:
+        means = d[np.isfinite(d["value"])].groupby(x)["value"].mean()
+        means = means[(means.index > 0) & (means > 0)]
+        if len(means) >= 2:
+            t = np.geomspace(means.index.min(), means.index.max(), 30)
+            anchor_t, anchor_v = float(means.index[-1]), float(means.iloc[-1])
+            ax.plot(t, anchor_v * (t / anchor_t) ** (-rate[0]), color="0.45", ls=":", lw=1.3,
+                    gid="reference")  # fmt: skip
+            handles.append(Line2D([], [], color="0.45", ls=":", label=rate[1]))
+    xlabel = X_LABELS.get(x, x)
+    ax.set_xlabel(xlabel + (", log axis (0 left out)" if _wants_log(data[x], loglog) else ""))
     ax.set_ylabel(label(quantity))
-    ax.set_title(title or f"Convergence of {label(quantity, expectation=False).split(' (')[0]}")
-    _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band")
+    symbol = label(quantity, expectation=False).split(" (")[0]
+    ax.set_title(wrap(title or f"Convergence of {symbol}", 75), fontsize=10)
+    _legend(ax, hue, handles, f"mean over replicates, {LEVEL:.0%} t band", outside=True)
+    _log_floor(ax, d["value"].to_numpy(float))
+    if not own:
+        return fig
     if note:
         fig.text(0.01, 0.01, textwrap.fill(note, 120), fontsize=7, color="firebrick", va="bottom")
         fig.tight_layout(rect=(0, 0.08, 1, 1))
     else:
         fig.tight_layout()
     return fig
+
+
+def _log_floor(ax: plt.Axes, values: np.ndarray) -> None:
+    """On a log y axis, keep the lower limit near the smallest positive mean value, so a band
+    whose t interval reaches zero does not stretch the axis over empty decades."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if ax.get_yscale() == "log" and v.size:
+        bottom = ax.get_ylim()[0]
+        ax.set_ylim(bottom=max(bottom, float(v.min()) / 5))
 
 
 def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
@@ -155,14 +239,21 @@ def _wants_log(x: pd.Series, loglog: bool | None) -> bool:
     return bool(xs.size and xs.max() / xs.min() >= 100)
 
 
-def _legend(ax: plt.Axes, hue: str | None, extra: list, what: str) -> None:
+def _legend(
+    ax: plt.Axes, hue: str | None, extra: list, what: str, outside: bool = False,
+    points: bool = False,
+):  # fmt: skip
+    """The legend: the hue levels (or ``what`` for the one curve, a point key if ``points``)
+    and the ``extra`` handles; ``outside``: to the right of the axes, covering no data."""
     handles, labels = ax.get_legend_handles_labels()
     if not hue:
-        handles, labels = [Line2D([], [], color=sns.color_palette()[0])], [what]
+        style = {"marker": "o", "ls": "none"} if points else {}
+        handles, labels = [Line2D([], [], color=sns.color_palette()[0], **style)], [what]
     handles += extra
-    labels += [h.get_label() for h in extra]
+    labels += [textwrap.fill(h.get_label(), 42) for h in extra]
+    where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}
     if handles:
-        ax.legend(handles, labels, title=hue, fontsize=8, title_fontsize=8)
+        ax.legend(handles, labels, title=hue, fontsize=8, title_fontsize=8, **where)
 
 
 def replacement(
@@ -194,14 +285,15 @@ def constant_traces(
     title: str | None = None,
 ) -> plt.Figure:
     """One panel per ``constant`` (columns step, replicate, constant, value[, hue]): the logged
-    estimates along the run, and dashed the value a theorem used: ``used[constant]`` is one
+    estimates as points at their estimate steps (mean, t error bar), and dashed the value a
+    theorem used: ``used[constant]`` is one
     number, or ``{hue level: number}`` for one dashed line per job in its curve's colour."""
     names = list(pd.unique(data["constant"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
     palette = _palette(data, hue)
     for ax, name in zip(axes[0], names, strict=True):
         d = data[data["constant"] == name]
-        _curves(ax, d, "step", "value", hue, palette)
+        _curves(ax, d, "step", "value", hue, palette, points=True)
         extra, value = [], (used or {}).get(name)
         if isinstance(value, dict):  # one value per job
             for level, v in value.items():
@@ -219,7 +311,7 @@ def constant_traces(
         ax.set_xlabel(STEP_LABEL)
         ax.set_ylabel(ylabel)
         ax.set_title(heading)
-        _legend(ax, hue, extra, "estimate, mean over replicates")
+        _legend(ax, hue, extra, "estimates (points), mean and t interval", points=True)
     fig.suptitle(title or "Estimated assumption constants along the run")
     fig.tight_layout()
     return fig
@@ -243,24 +335,60 @@ def step_size_sweep(
     lr: str = "optimizer.lr",
     hue: str | None = None,
     title: str | None = None,
+    marks: dict[str, float] | None = None,
+    start: float | None = None,
 ) -> plt.Figure:
-    """Final ``quantity`` (column ``value``, one row per replicate) against the step size
-    ``lr``, mean with a t band, one curve per ``hue`` (e.g. sampler or optimizer)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    """Final ``quantity`` (column ``value``, one row per replicate; optional bool column
+    ``diverged``) against the step size ``lr``: mean with a t band over the replicates that did
+    not diverge, one curve per ``hue`` (e.g. optimizer); a step at which some replicates
+    diverged is a cross on the top edge in the curve's colour, with their count; ``marks``
+    ({label: step}, e.g. 1/L and 2/L) are vertical dotted lines; ``start`` (the value at t = 0)
+    a horizontal dash-dotted line: a run that ends above it did worse than not moving."""
+    fig, ax = plt.subplots(figsize=(7, 4.6))
     palette = _palette(data, hue)
-    sns.lineplot(
-        data=data, x=lr, y="value", hue=hue, palette=palette, errorbar=t_band, marker="o", ax=ax,
-        legend=hue is not None,
-    )  # fmt: skip
+    div = data["diverged"].astype(bool) if "diverged" in data else pd.Series(False, data.index)
+    ok = data[~div & np.isfinite(data["value"].to_numpy(float))]
+    if len(ok):
+        sns.lineplot(
+            data=ok, x=lr, y="value", hue=hue, palette=palette, errorbar=t_band, marker="o",
+            ax=ax, legend=hue is not None,
+        )  # fmt: skip
+    extra = []
+    if div.any():
+        groups = data.groupby(hue, sort=False) if hue else [(None, data)]
+        for level, g in groups:
+            gd = g[div[g.index]]
+            if gd.empty:
+                continue
+            colour = palette[level] if hue else sns.color_palette()[0]
+            counts = gd.groupby(lr).size()
+            totals = g.groupby(lr).size()
+            ax.plot(counts.index, np.ones(len(counts)), ls="none", marker="X", ms=9,
+                    color=colour, transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+            for x_lr, k in counts.items():
+                ax.annotate(f"{k}/{totals[x_lr]}", (x_lr, 1), xycoords=("data", "axes fraction"),
+                            xytext=(0, -14), textcoords="offset points", ha="center",
+                            fontsize=6.5, color=colour)  # fmt: skip
+        text = "diverged (replicates diverged/all), left out of the mean"
+        extra.append(Line2D([], [], ls="none", marker="X", color="0.3", label=text))
+    for k, (name, x) in enumerate((marks or {}).items()):
+        if np.isfinite(x):
+            ls = (0, (1, 1.5)) if k == 0 else (0, (4, 2))
+            ax.axvline(x, color="0.25", ls=ls, lw=1.1)
+            extra.append(Line2D([], [], color="0.25", ls=ls, label=f"{name} = {x:.3g}"))
+    if start is not None and np.isfinite(start):
+        ax.axhline(start, color="0.4", ls="-.", lw=1.0)
+        extra.append(Line2D([], [], color="0.4", ls="-.", label=f"value at t = 0: {start:.3g}"))
     ax.set_xscale("log")
-    v = data["value"].to_numpy(float)
-    v = v[np.isfinite(v)]
-    if v.size and v.min() > 0 and v.max() / v.min() >= 10:
+    v = ok["value"].to_numpy(float)
+    if v.size and v.max() > 0 and (v.min() <= 0 or v.max() / v.min() >= 10):
+        floor = v[v > 0].min() if (v > 0).any() else 1e-300
         ax.set_yscale("log")
-    ax.set_xlabel(f"step size η₀ ({lr})")
-    ax.set_ylabel(f"final {label(quantity)}")
-    ax.set_title(title or "Step-size sweep: final value at t = T")
-    _legend(ax, hue, [], "mean over replicates")
+        ax.set_ylim(bottom=floor / 2)
+    ax.set_xlabel(f"step size η₀ ({lr}), log axis")
+    ax.set_ylabel(f"final {label(quantity)} at t = T")
+    ax.set_title(title or "Step-size sweep: final value at t = T", fontsize=10)
+    _legend(ax, hue, extra, "mean over replicates")
     fig.tight_layout()
     return fig
 
@@ -273,10 +401,19 @@ def region_of_confusion(
     x_star: float,
     paths: int = 8,
     title: str | None = None,
+    ax: plt.Axes | None = None,
+    stops: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """1-D iterates ``x`` against ``step`` (columns step, replicate, x): the first ``paths``
-    replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    replicates thin, their mean with a band, the region [lo, hi] shaded and x* dashed; drawn
+    into ``ax`` when given (a facet of a sweep), else into a new figure. ``stops`` (columns
+    step, x): where early stopping on a held-out split stopped each replicate, as crosses
+    with the median stop dotted."""
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+    else:
+        fig = ax.figure
     ax.axhspan(lo, hi, color="0.85")
     for r in list(pd.unique(data["replicate"]))[:paths]:
         g = data[data["replicate"] == r].sort_values("step")
@@ -291,12 +428,34 @@ def region_of_confusion(
         Line2D([], [], color="C3", label=f"mean, {LEVEL:.0%} t band"),
         Line2D([], [], color="k", ls="--", label=f"x* = {x_star:.4g}"),
     ]  # fmt: skip
-    ax.legend(handles=handles, fontsize=8)
+    if stops is not None and len(stops):
+        ax.plot(stops["step"], stops["x"], ls="none", marker="x", color="C2", ms=7, zorder=4)
+        median = float(np.median(stops["step"]))
+        ax.axvline(median, color="C2", ls=":", lw=1.2)
+        handles += [
+            Line2D([], [], ls="none", marker="x", color="C2",
+                   label=f"early stop on held-out split ({len(stops)} replicates)"),
+            Line2D([], [], color="C2", ls=":", label=f"median stop t = {median:g}"),
+        ]  # fmt: skip
+    ax.legend(handles=handles, fontsize=7 if not own else 8)
     if _wants_log(data["step"], None):
         ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(left=0)
     ax.set_xlabel(STEP_LABEL)
     ax.set_ylabel("iterate x_t (parameter units)")
-    ax.set_title(title or "SGD iterates and the region of confusion")
-    fig.tight_layout()
+    ax.set_title(title or "SGD iterates and the region of confusion", fontsize=10 if own else 9)
+    if own:
+        fig.tight_layout()
     return fig
+
+
+def facets(count: int, width: float = 5.0, height: float = 3.8, cols: int = 3):
+    """A figure with ``count`` panels on a grid of at most ``cols`` columns (one per slice of a
+    sweep); returns (figure, flat list of the ``count`` axes used; the rest are hidden)."""
+    cols = max(1, min(cols, count))
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]

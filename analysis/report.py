@@ -29,7 +29,9 @@ import yaml
 from . import stats
 from .checks import COVERAGE_PREFIX, CheckResult, check_all, write_tables
 from .collect import cells, collect, job_dataset
+from .explain import caption, plain_verdict, theorems_table
 from .figures import run_figures, sweep_figures
+from .plots import THEOREM_NAMES, theorem_label
 
 __all__ = [
     "main",
@@ -58,7 +60,7 @@ def _md(blocks: list[tuple[str, object]], out_dir: Path) -> str:
     for kind, body in blocks:
         if kind in ("h1", "h2", "h3"):
             lines += ["#" * int(kind[1]) + " " + str(body), ""]
-        elif kind == "p":
+        elif kind in ("p", "verdict"):
             lines += [str(body), ""]
         elif kind == "table":
             df = body
@@ -69,7 +71,25 @@ def _md(blocks: list[tuple[str, object]], out_dir: Path) -> str:
             lines.append("")
         elif kind == "img":
             lines += [f"![{body.stem}]({body.relative_to(out_dir).as_posix()})", ""]
+        elif kind == "figure":
+            path, text = body
+            lines += [f"![{path.stem}]({path.relative_to(out_dir).as_posix()})", "",
+                      f"*{text}*", ""]  # fmt: skip
+        elif kind == "pre":
+            lines += ["```", str(body), "```", ""]
+        elif kind == "toc":
+            lines += ["Contents: " + " · ".join(f"[{h}](#{_anchor(h)})" for h in _headings(blocks)),
+                      ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def _anchor(heading: str) -> str:
+    """The HTML id (and Markdown anchor) of a section heading."""
+    return "".join(c if c.isalnum() else "-" for c in heading.lower()).strip("-")
+
+
+def _headings(blocks) -> list[str]:
+    return [str(body) for kind, body in blocks if kind == "h2"]
 
 
 STATUS_COLOURS = {"holds": "#1a7f37", "violated": "#cf222e", "inconclusive": "#9a6700",
@@ -79,13 +99,34 @@ STATUS_COLOURS = {"holds": "#1a7f37", "violated": "#cf222e", "inconclusive": "#9
 def _html(blocks: list[tuple[str, object]], title: str) -> str:
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;max-width:1200px;"
-        "margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
-        "padding:2px 6px;text-align:left}img{max-width:100%}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;max-width:1180px;"
+        "margin:auto;padding:0 12px;line-height:1.45}table{border-collapse:collapse;"
+        "font-size:12px;max-width:100%}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "text-align:left;vertical-align:top;max-width:30em;overflow-wrap:anywhere}"
+        ".wide{overflow-x:auto;max-width:100%}img{max-width:100%}figure{margin:1em 0}"
+        "figcaption{font-size:13px;color:#444}pre{white-space:pre-wrap;font-size:12px;"
+        "margin:0}nav a{margin-right:1em}.verdict{font-size:16px;border-left:4px solid #888;"
+        "padding-left:10px}</style></head><body>",
     ]
     for kind, body in blocks:
-        if kind in ("h1", "h2", "h3"):
+        if kind == "h2":
+            parts.append(f"<h2 id='{_anchor(str(body))}'>{html.escape(str(body))}</h2>")
+        elif kind in ("h1", "h3"):
             parts.append(f"<{kind}>{html.escape(str(body))}</{kind}>")
+        elif kind == "verdict":
+            parts.append(f"<p class='verdict'>{html.escape(str(body))}</p>")
+        elif kind == "toc":
+            links = "".join(f"<a href='#{_anchor(h)}'>{html.escape(h)}</a>"
+                            for h in _headings(blocks))  # fmt: skip
+            parts.append(f"<nav><b>Contents:</b> {links}</nav>")
+        elif kind == "pre":
+            parts.append(f"<pre>{html.escape(str(body))}</pre>")
+        elif kind == "figure":
+            path, text = body
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            parts.append(f"<figure><img alt='{html.escape(path.stem)}' "
+                         f"src='data:image/png;base64,{data}'><figcaption>"
+                         f"{html.escape(text)}</figcaption></figure>")  # fmt: skip
         elif kind == "p":
             parts.append(f"<p>{html.escape(str(body))}</p>")
         elif kind == "table":
@@ -95,12 +136,12 @@ def _html(blocks: list[tuple[str, object]], title: str) -> str:
             for row in df.itertuples(index=False):
                 cells_ = []
                 for v in row:
-                    text = html.escape(_fmt(v).replace("\\|", "|"))
+                    text = html.escape(_fmt(v).replace("\\|", "|")).replace("\n", "<br>")
                     colour = STATUS_COLOURS.get(str(v))
                     cells_.append(f"<td style='color:{colour}'><b>{text}</b></td>" if colour
                                   else f"<td>{text}</td>")  # fmt: skip
                 rows.append("<tr>" + "".join(cells_) + "</tr>")
-            parts.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+            parts.append(f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>")
         elif kind == "img":
             data = base64.b64encode(Path(body).read_bytes()).decode("ascii")
             parts.append(
@@ -173,6 +214,32 @@ def verdict(
     return out
 
 
+def _results(applied: pd.DataFrame, keys: list[str] = ()) -> pd.DataFrame:
+    """The short results table: per theorem (and job) its name, outcome, measured/bound at T
+    with its interval, and whether its constants were certified or estimated."""
+    out = applied[[*keys]].copy() if keys else pd.DataFrame(index=applied.index)
+    out["theorem"] = applied["theorem"].map(theorem_label)
+    out["outcome"] = applied["status"]
+    if "ratio_final" in applied:
+        out["measured / theorem at T"] = [
+            f"{r:.3g} [{lo:.3g}, {hi:.3g}]" if pd.notna(r) else "–"
+            for r, lo, hi in zip(applied["ratio_final"], applied["ratio_final_low"],
+                                 applied["ratio_final_high"], strict=True)
+        ]  # fmt: skip
+    if "constants_provenance" in applied:
+        out["constants"] = applied["constants_provenance"].fillna("")
+    return out.reset_index(drop=True)
+
+
+def _not_applied(summary: pd.DataFrame, keys: list[str] = ()) -> pd.DataFrame:
+    """Theorem name and the reason it does not apply, one row per theorem (and job)."""
+    rows = summary[summary["status"] == "not_applicable"]
+    out = rows[[*keys]].copy() if keys else pd.DataFrame(index=rows.index)
+    out["theorem"] = rows["theorem"].map(theorem_label)
+    out["why it does not apply"] = rows["reason"]
+    return out.reset_index(drop=True)
+
+
 def strict_failure(summary: pd.DataFrame) -> bool:
     """Whether ``--strict`` fails: a family-wise significant violation that rests on certified
     constants (a violation conditional on estimated constants does not count)."""
@@ -193,30 +260,43 @@ def write_run_report(
     alpha: float = 0.05,
     result: CheckResult | None = None,
     estimated: str = "forbid",
+    x: str = "step",
 ) -> dict[str, Path]:
     """Checks (CSV), figures (PNG), verdict.txt, report.md and report.html of one run, into
     ``out_dir``; returns ``{name: path}`` (names: checks, constants, assumptions, summary, the
-    figures, verdict, report_md, report_html)."""
+    figures, verdict, report_md, report_html). ``x``: the convergence figures' x axis (step,
+    epoch, grad_evals or wall_time; :func:`analysis.figures.x_axis`)."""
     out_dir = Path(out_dir)
     result = result or check_all(ds, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
-    figs = run_figures(ds, result.checks, out_dir)
+    figs = run_figures(ds, result.checks, out_dir, x=x)
     paths |= figs
     text = verdict(result.summary, alpha, result.divergence)
     paths["verdict"] = out_dir / "verdict.txt"
     paths["verdict"].write_text(text + "\n", encoding="utf-8")
+    summary = result.summary
+    applied = summary[summary["status"] != "not_applicable"]
     blocks = [
         ("h1", f"sgdlab report: {ds.attrs.get('problem')} with {ds.attrs.get('optimizer')}"),
+        ("verdict", plain_verdict(summary)),
         ("p", _run_facts(ds)),
-        ("p", "Overrides: " + " ".join(yaml.safe_load(ds.attrs.get("overrides", "[]")) or [])),
-        ("p", text),
-        ("h2", "Bound checks"),
-        _table(result.summary, SUMMARY_COLS),
+        ("toc", None),
+        ("h2", "Results by theorem"),
+        _table(_results(applied), None),
         ("h2", "Figures"),
-        *[("img", p) for p in figs.values()],
-        ("h2", "Assumption checks"),
+        *[("figure", (p, caption(name))) for name, p in figs.items()],
+        ("h2", "Theorems"),
+        _table(theorems_table(applied["theorem"])),
+        ("h2", "Theorems that do not apply"),
+        _table(_not_applied(summary), None),
+        ("h2", "Statistical details"),
+        ("p", text),
+        ("p", "Overrides: " + " ".join(yaml.safe_load(ds.attrs.get("overrides", "[]")) or [])),
+        ("h3", "Bound checks"),
+        _table(summary, SUMMARY_COLS),
+        ("h3", "Assumption checks"),
         _table(result.assumptions),
-        ("h2", "Constants used by each bound"),
+        ("h3", "Constants used by each bound"),
         _table(result.constants),
     ]
     return paths | _write(blocks, out_dir, "sgdlab report")
@@ -259,25 +339,45 @@ def write_sweep_report(
     paths["verdict"].write_text(text + "\n", encoding="utf-8")
     figs = sweep_figures(sweep, result.checks, keys, out_dir)
     paths |= figs
-    status = result.summary.pivot_table(
-        index=keys or None, columns="theorem", values="status", aggfunc="first", sort=False
-    ).reset_index() if keys else result.summary[["theorem", "status"]]  # fmt: skip
+    some = result.summary.groupby("theorem")["status"].transform(
+        lambda st: (st != "not_applicable").any()
+    )  # theorems that apply to at least one job get a column
+    if keys and some.any():
+        status = (
+            result.summary[some.astype(bool)]
+            .pivot_table(
+                index=keys, columns="theorem", values="status", aggfunc="first", sort=False
+            )
+            .rename(columns=THEOREM_NAMES)
+            .reset_index()
+        )
+    elif keys:
+        status = result.summary[keys].drop_duplicates()
+    else:
+        status = result.summary[["theorem", "status"]]
     a = sweep.attrs
     n_jobs = len(result.summary.groupby(keys)) if keys else 1
+    summary = result.summary
+    applied = summary[summary["status"] != "not_applicable"]
     blocks = [
         ("h1", f"sgdlab sweep report: {a.get('problem', 'several problems')}"),
+        ("verdict", plain_verdict(summary, sweep=True)),
         ("p", f"Swept keys: {', '.join(keys) or 'none'}; {n_jobs} jobs from {a.get('sweep_dir')}."),
-        ("p", text),
+        ("toc", None),
         ("h2", "Status per job and theorem"),
         _table(status),
-        ("h2", "Bound checks"),
-        _table(result.summary[result.summary["status"] != "not_applicable"],
-               [*keys, *SUMMARY_COLS]),
+        ("h2", "Results by theorem"),
+        _table(_results(applied, keys), None),
         ("h2", "Figures"),
-        *[("img", p) for p in figs.values()],
+        *[("figure", (p, caption(name))) for name, p in figs.items()],
+        ("h2", "Theorems"),
+        _table(theorems_table(applied["theorem"])),
         ("h2", "Theorems that do not apply"),
-        _table(result.summary[result.summary["status"] == "not_applicable"],
-               [*keys, "theorem", "reason"]),
+        _table(_not_applied(summary, keys), None),
+        ("h2", "Statistical details"),
+        ("p", text),
+        ("h3", "Bound checks"),
+        _table(applied, [*keys, *SUMMARY_COLS]),
         ("p", "The assumption checks and constants of every job are in assumptions.csv and "
               "constants.csv."),
     ]  # fmt: skip

@@ -162,7 +162,7 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
     diverged_at = np.full(R, -1, dtype=np.int64)
     stopped_at = np.full(R, -1, dtype=np.int64)
     avg, avg_count = np.zeros_like(x), 0
-    best, patience_used = np.full(R, np.inf), np.zeros(R, dtype=np.int64)
+    best, best_at = np.full(R, np.inf), np.zeros(R, dtype=np.int64)
     loss0, full_grad, s = None, None, 0
     ritz, hessian_products = None, 0
     tol = 1e-12 * max(1.0, abs(const.f_star)) if np.isfinite(const.f_star) else np.nan
@@ -231,10 +231,14 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
                 if plan.holdout is not None:
                     hold = est.loss_only(plan.holdout, x, mem)
                     rec["holdout_loss"][:, s] = hold
+                    # early stopping: patience counts steps (not log points) since the last
+                    # improvement of the held-out loss, checked on log steps; reaching t = T is
+                    # finishing, not stopping early
                     better = hold < best
                     best = np.where(better, hold, best)
-                    patience_used = np.where(better, 0, patience_used + 1)
-                    stop = active & (patience_used >= cfg.early_stopping.patience)
+                    best_at = np.where(better, t, best_at)
+                    waited = t - best_at >= cfg.early_stopping.patience
+                    stop = active & waited & (t < T)
                     stopped_at[stop], active[stop] = t, False
                 logging_time += time.perf_counter() - log_start
             if t == T:

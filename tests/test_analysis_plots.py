@@ -67,8 +67,11 @@ def test_constant_traces_one_panel_per_constant_with_the_used_value(tmp_path):
     fig = plots.constant_traces(data, {"L_local": 2.0, "mu_local": 0.5, "sigma_sq": 1.0})
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        assert len(_bands(ax)) == 1
-        assert len(_lines(ax)) == 2  # the mean estimate and the used value
+        drawn = _lines(ax)
+        points = [ln for ln in drawn if ln.get_marker() == "o"]
+        assert len(points) == 1 and points[0].get_linestyle() == "None"  # points, not a line
+        assert len(ax.collections) == 1  # their error bars
+        assert len(points[0].get_xdata()) == base["step"].nunique()
         assert sum(ln.get_linestyle() == "--" for ln in ax.lines) == 1
         assert ax.get_ylabel() and ax.get_title()
     path = plots.save(fig, tmp_path / "c.png")
@@ -130,3 +133,85 @@ def test_region_of_confusion_paths_mean_band_and_interval():
     ax = fig.axes[0]
     assert len(_lines(ax)) == 8 + 1 + 1  # paths, mean, x*
     assert len(_bands(ax)) == 1 and len(ax.patches) == 1  # the CI band, the region
+
+
+def test_bounds_are_named_with_exact_or_bound_and_coinciding_ones_stay_visible():
+    data = _frame(("a",), key="lr").drop(columns="lr")
+    bounds = pd.DataFrame([{"theorem": th, "step": t, "bound": 2.0}  # the same values
+                           for th in ("nsw_2_1", "region_of_confusion")
+                           for t in (1, 10, 100)])  # fmt: skip
+    fig = plots.convergence(data, bounds, quantity="dist_sq")
+    ax = fig.axes[0]
+    texts = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
+    assert "Needell–Srebro–Ward Thm 2.1 (bound)" in texts
+    assert any(t.endswith("(exact)") and "region of confusion" in t for t in texts)
+    drawn = [ln for ln in _lines(ax) if str(ln.get_gid()).startswith("bound:")]
+    assert len(drawn) == 2 and drawn[0].get_marker() != drawn[1].get_marker()
+    # a one-run figure gives each theorem its own colour, and its legend key the same colour
+    assert drawn[0].get_color() != drawn[1].get_color()
+    keys = ax.get_legend().get_lines()[1:]
+    assert [k.get_color() for k in keys] == [ln.get_color() for ln in drawn]
+    assert "nsw_2_1" not in " ".join(texts) and "dist_sq" not in ax.get_title()
+
+
+def test_facets_give_one_visible_panel_per_slice():
+    fig, axes = plots.facets(4)
+    assert len(axes) == 4 and sum(ax.get_visible() for ax in fig.axes) == 4
+    data = pd.DataFrame({"step": [0, 1, 2] * 2, "replicate": [0] * 3 + [1] * 3,
+                         "x": [4.0, 2.0, 1.0, 4.0, 1.5, 1.2]})  # fmt: skip
+    for k, ax in enumerate(axes):
+        plots.region_of_confusion(data, lo=0, hi=2, x_star=1, ax=ax, title=f"job {k}")
+    assert [ax.get_title() for ax in axes] == [f"job {k}" for k in range(4)]
+
+
+def test_a_predicted_rate_is_drawn_as_a_reference_slope():
+    data = _frame(("x",)).drop(columns="lr")
+    ax = plots.convergence(data, quantity="dist_sq", rate=(1.0, "reference ∝ 1/t")).axes[0]
+    ref = [ln for ln in ax.lines if ln.get_gid() == "reference"]
+    assert len(ref) == 1
+    x, y = ref[0].get_xdata(), ref[0].get_ydata()
+    assert np.polyfit(np.log(x), np.log(y), 1)[0] == pytest.approx(-1.0)
+    assert "reference ∝ 1/t" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [ln for ln in plots.convergence(data, quantity="dist_sq").axes[0].lines
+                if ln.get_gid() == "reference"]  # fmt: skip
+
+
+def test_the_x_axis_can_be_gradient_evaluations_or_wall_time(tmp_path):
+    import sgdlab
+    from analysis.checks import check_all
+    from analysis.figures import run_figures, x_axis
+
+    ds = sgdlab.run(["problem=least_squares", "problem.n=40", "problem.d=3", "optimizer=svrg",
+                     "optimizer.lr=0.1", "batch_size=4", "steps=40", "replicates=4",
+                     "log.estimates.num=0"])  # fmt: skip
+    t = np.array([0, 5, 10, 40])
+    # SVRG: 2b per step and a full gradient (n) at each snapshot, every n/b = 10 steps
+    np.testing.assert_allclose(x_axis(ds, t, "grad_evals"), t * 8 + np.ceil(t / 10) * 40)
+    np.testing.assert_allclose(x_axis(ds, t, "epoch"), t * 4 / 40)
+    wall = x_axis(ds, t, "wall_time")
+    assert wall[0] == 0 and np.all(np.diff(wall) > 0)
+    with pytest.raises(ValueError, match="x axis"):
+        x_axis(ds, t, "minutes")
+    checks = check_all(ds).checks
+    paths = run_figures(ds, checks, tmp_path, x="grad_evals")
+    assert any(k.startswith("convergence_") for k in paths)
+
+
+def test_a_two_key_sweep_shows_every_slice_as_a_panel():
+    from analysis.figures import _convergence_facets
+
+    a = _frame(("0.1", "1", "10"), key="lr").assign(sampler="reshuffle")
+    b = _frame(("0.1", "1", "10"), key="lr").assign(sampler="with_replacement")
+    data = pd.concat([a, b], ignore_index=True)
+    fig = _convergence_facets(data, None, ("lr", "sampler"), "suboptimality")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 2  # sampler has the fewest values: one panel each
+    assert [ax.get_title().split("= ")[-1] for ax in panels] == ["reshuffle", "with_replacement"]
+    for ax in panels:  # every lr in every panel, each in its own colour
+        assert len(_lines(ax)) == 3 and len({tuple(ln.get_color()) for ln in _lines(ax)}) == 3
+        assert ax.get_legend().get_title().get_text() == "lr"
+
+
+def test_more_than_ten_curves_get_distinct_colours():
+    levels = [str(k) for k in range(24)]
+    assert len(set(plots._palette(pd.DataFrame({"h": levels}), "h").values())) == 24

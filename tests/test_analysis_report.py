@@ -68,8 +68,8 @@ def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
     sweep_dir = _fake_sweep(tmp_path / "multi")
     assert main([str(sweep_dir), "--strict"]) == 0
     for name in ("sweep.nc", "checks.csv", "summary.csv", "report.md", "report.html",
-                 "step_size_sweep.png", "replacement.png"):  # fmt: skip
-        assert (sweep_dir / name).stat().st_size > 0, name
+                 "step_size_sweep.png", "replacement.png", "replacement_2.png"):  # fmt: skip
+        assert (sweep_dir / name).stat().st_size > 0, name  # every slice of the sweep drawn
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert list(summary.columns[:3]) == ["sampler", "optimizer.lr", "theorem"]
     assert len(summary) == 4 * len(BOUNDS)
@@ -144,3 +144,41 @@ def test_report_finds_a_run_written_under_another_output_name(tmp_path, monkeypa
     sgdlab.write_dataset(ds, tmp_path / "other.nc")
     assert main([str(tmp_path)]) == 0
     assert (tmp_path / "report.md").is_file()
+
+
+def test_report_reads_for_a_newcomer(run_dir, tmp_path):
+    import re
+
+    from analysis.bounds import BOUNDS as B
+
+    ds = sgdlab.read_dataset(run_dir / "run.nc")
+    paths = write_run_report(ds, tmp_path)
+    page = paths["report_html"].read_text()
+    # the verdict in plain words comes first, the statistics last
+    plain = page.index("class='verdict'")
+    assert plain < page.index("<nav>") < page.index("id='figures'")
+    assert page.index("id='theorems'") < page.index("id='statistical-details'")
+    assert page.index("Bonferroni") > page.index("id='statistical-details'")
+    assert "The measurements agree with" in page[plain : page.index("<nav>")]
+    # every contents link points at a section of the page
+    links = re.findall(r"<a href='#([^']+)'>", page)
+    ids = set(re.findall(r"<h2 id='([^']+)'>", page))
+    assert links and set(links) == ids
+    # each figure has a caption; theorems by name with their citation and formula
+    assert page.count("<figure>") == page.count("<figcaption>") >= 2
+    summary = pd.read_csv(paths["summary"])
+    held = summary.loc[summary["status"] == "holds", "theorem"]
+    assert len(held)
+    theorems = page[page.index("id='theorems'") : page.index("id='theorems-that-do-not-apply'")]
+    for th in held:
+        assert html_escape(B[th].citation) in theorems
+    assert "≤" in theorems  # a formula
+    assert "bcn_4_6" not in page[: page.index("id='statistical-details'")]  # names, not ids
+    # tables cannot push the page wider than its column
+    assert "class='wide'" in page and "max-width:1180px" in page
+
+
+def html_escape(text):
+    import html
+
+    return html.escape(text)
