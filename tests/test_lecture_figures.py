@@ -85,7 +85,7 @@ def test_step_size_figure_marks_diverged_steps_and_one_over_L():
 
 @pytest.mark.slow
 def test_quick_gallery_writes_every_figure(tmp_path):
-    from analysis import gallery
+    import gallery
 
     assert gallery.main(["--quick", "--out", str(tmp_path)]) == 0
     names = {"backprop", "forward_vs_reverse", "matrix_chain", *gallery.EXPERIMENTS}

@@ -1,5 +1,8 @@
 """``sgdlab-gallery [--quick] [--out DIR]``: regenerate every figure of the lecture.
 
+A driver on top of the three packages (it runs experiments with ``sgdlab`` and draws them with
+``analysis``, which itself never runs an optimizer).
+
 The autodiff figures (:mod:`analysis.autodiff_figures`) and one figure per experiment of
 ``conf/experiment/``: each experiment's jobs (its ``hydra.sweeper.params``, or its one run) are
 run in this process with :func:`sgdlab.run`, written as a multirun directory (``run.nc`` and
