@@ -63,9 +63,8 @@ def run_experiment(
     keys' values) into the multirun directory ``out_dir`` and return the collected sweep, or
     the dataset of a one-run experiment."""
     import sgdlab
+    from analysis.collect import collect
     from sgdlab.io import write_dataset
-
-    from .collect import collect
 
     params = sweep_params(experiment) | (sweep or {})
     base = [f"experiment={experiment}", *overrides]
@@ -84,9 +83,9 @@ def run_experiment(
 def experiment_figure(experiment: str, out: Path, quick: bool, work: Path) -> Path:
     """Run ``experiment`` (smaller with ``quick``) in ``work/<experiment>`` and write its
     figure as ``out/<experiment>.png``."""
-    from .checks import check_all
-    from .experiments import experiment_figures
-    from .figures import run_figures, sweep_figures
+    from analysis.checks import check_all
+    from analysis.experiments import experiment_figures
+    from analysis.figures import run_figures, sweep_figures
 
     runs = work / experiment
     overrides, sweep = QUICK[experiment] if quick else ([], {})
@@ -109,8 +108,8 @@ def experiment_figure(experiment: str, out: Path, quick: bool, work: Path) -> Pa
 def autodiff_figures(out: Path, quick: bool) -> list[Path]:
     """The three autodiff figures as ``out/backprop.png``, ``forward_vs_reverse.png`` and
     ``matrix_chain.png``; the timings go up to n = 10⁴ (10³ with ``quick``)."""
-    from . import autodiff_figures as af
-    from . import plots
+    from analysis import autodiff_figures as af
+    from analysis import plots
 
     ns = [10, 30, 100, 300, 1000] + ([] if quick else [3000, 10000])
     return [

@@ -122,12 +122,17 @@ class SweepSummary(Callback):
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:
-    """Every job's overrides of the sweep ``config`` describes, in Hydra's job order."""
+    """Every job's overrides of the sweep ``config`` describes (its ``hydra.sweeper.params``,
+    then the command line's), in Hydra's job order."""
     task_overrides = [str(o) for o in config.hydra.overrides.task]
     searchpath = [str(o) for o in config.hydra.overrides.hydra if "searchpath" in str(o)]
     dirs = [
         s.path for s in config.hydra.runtime.config_sources
         if s.schema == "file" and s.provider in ("command-line", "hydra.searchpath in command-line")
     ]  # fmt: skip
-    parsed = parse(task_overrides)
+    # as Hydra's basic sweeper: the config's hydra.sweeper.params (e.g. an experiment that
+    # sweeps by itself) first, then the command line's overrides
+    params = config.hydra.sweeper.get("params") or {}
+    from_config = [f"{k}={v}" for k, v in params.items()]
+    parsed = parse([*from_config, *task_overrides])
     return expand_sweep(parsed, config_dirs(dirs or None, parse(searchpath)))
