@@ -49,6 +49,12 @@ def _table(df: pd.DataFrame, columns: list[str] | None = None) -> tuple[str, pd.
     return ("table", df[columns] if columns else df)
 
 
+def _md_text(text) -> str:
+    """Text for Markdown with raw HTML disarmed (a config string such as ``problem.data`` may
+    hold ``<script>``): &, < and > as entities, which every renderer shows as the characters."""
+    return html.escape(str(text), quote=False)
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return "–" if v != v else f"{v:.4g}"
@@ -59,15 +65,15 @@ def _md(blocks: list[tuple[str, object]], out_dir: Path) -> str:
     lines = []
     for kind, body in blocks:
         if kind in ("h1", "h2", "h3"):
-            lines += ["#" * int(kind[1]) + " " + str(body), ""]
+            lines += ["#" * int(kind[1]) + " " + _md_text(body), ""]
         elif kind in ("p", "verdict"):
-            lines += [str(body), ""]
+            lines += [_md_text(body), ""]
         elif kind == "table":
             df = body
             lines.append("| " + " | ".join(map(str, df.columns)) + " |")
             lines.append("|" + "---|" * len(df.columns))
             for row in df.itertuples(index=False):
-                lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+                lines.append("| " + " | ".join(_md_text(_fmt(v)) for v in row) + " |")
             lines.append("")
         elif kind == "img":
             lines += [f"![{body.stem}]({body.relative_to(out_dir).as_posix()})", ""]
@@ -381,7 +387,21 @@ def write_sweep_report(
         ("p", "The assumption checks and constants of every job are in assumptions.csv and "
               "constants.csv."),
     ]  # fmt: skip
+    lost = unfinished_jobs(sweep)
+    if len(lost):  # right after the verdict: what the sweep does not cover
+        blocks[3:3] = [("h2", "Failed and missing jobs"), _table(lost)]
     return paths | _write(blocks, out_dir, "sgdlab sweep report")
+
+
+def unfinished_jobs(sweep: xr.Dataset) -> pd.DataFrame:
+    """The sweep's failed and missing jobs (its ``failed_jobs``/``missing_jobs`` attributes) as
+    a table: job, state and the one-line error."""
+    rows = []
+    for name, state in (("failed_jobs", "failed"), ("missing_jobs", "missing (no dataset)")):
+        for job in yaml.safe_load(sweep.attrs.get(name, "[]") or "[]") or []:
+            rows.append({"job": " ".join(job.get("overrides", [])), "state": state,
+                         "error": job.get("error", "")})  # fmt: skip
+    return pd.DataFrame(rows, columns=["job", "state", "error"])
 
 
 def summary_of(out: dict[str, Path]) -> pd.DataFrame:

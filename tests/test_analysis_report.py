@@ -182,3 +182,13 @@ def html_escape(text):
     import html
 
     return html.escape(text)
+
+
+def test_report_md_escapes_raw_html_from_config_strings(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "run_figures", lambda *a, **k: {})  # figures: tested above
+    ds = sgdlab.run(["problem.n=40", "problem.d=3", "steps=10", "replicates=2"])
+    ds.attrs["overrides"] = "- problem.data=<script>alert(1)</script>\n"
+    paths = write_run_report(ds, tmp_path)
+    md = paths["report_md"].read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "<script>" not in paths["report_html"].read_text()

@@ -224,6 +224,8 @@ def test_a_failed_job_is_kept_the_others_go_on_and_the_sweep_exits_1(tmp_path):
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert report.returncode == 0, report.stderr
     assert "failed: optimizer.lr=0.02" in report.stdout
+    md = (sw / "report.md").read_text()  # the document lists it too, with its error
+    assert "## Failed and missing jobs" in md and "boom from the test" in md
 
     # a job that never started is listed as missing, by its overrides
     for p in sorted((sw / "2").rglob("*"), reverse=True):
