@@ -66,21 +66,27 @@ class Report(Callback):
 
 
 def _run_report(dataset: Path, out_dir: Path, alpha: float) -> tuple[str, Path]:
+    from sgdlab import progress
     from sgdlab.io import read_dataset
 
     from .report import verdict_of, write_run_report
 
-    paths = write_run_report(read_dataset(dataset), out_dir, alpha=alpha)
+    with progress.phases(["checks", "figures", "report"]) as phase:
+        paths = write_run_report(read_dataset(dataset), out_dir, alpha=alpha, phase=phase)
     return verdict_of(paths), paths["report_html"]
 
 
 def _sweep_report(sweep_dir: Path, output: str | None, alpha: float) -> tuple[str, Path]:
+    from sgdlab import progress
     from sgdlab.io import write_dataset
 
     from .collect import collect
     from .report import verdict_of, write_sweep_report
 
-    sweep = collect(sweep_dir, output)
-    write_dataset(sweep, sweep_dir / "sweep.nc")
-    paths = write_sweep_report(sweep, sweep_dir, alpha=alpha)
+    with progress.phases(["collect", "checks, figures and report"]) as phase:
+        phase("collect")
+        sweep = collect(sweep_dir, output)
+        write_dataset(sweep, sweep_dir / "sweep.nc")
+        phase("checks, figures and report")
+        paths = write_sweep_report(sweep, sweep_dir, alpha=alpha)
     return verdict_of(paths), paths["report_html"]

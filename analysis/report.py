@@ -267,19 +267,25 @@ def write_run_report(
     result: CheckResult | None = None,
     estimated: str = "forbid",
     x: str = "step",
+    phase=None,
 ) -> dict[str, Path]:
     """Checks (CSV), figures (PNG), verdict.txt, report.md and report.html of one run, into
     ``out_dir``; returns ``{name: path}`` (names: checks, constants, assumptions, summary, the
     figures, verdict, report_md, report_html). ``x``: the convergence figures' x axis (step,
-    epoch, grad_evals or wall_time; :func:`analysis.figures.x_axis`)."""
+    epoch, grad_evals or wall_time; :func:`analysis.figures.x_axis`). ``phase(name)`` is
+    called as the checks, figures and report begin (:func:`sgdlab.progress.phases`)."""
+    phase = phase or (lambda name: None)
     out_dir = Path(out_dir)
+    phase("checks")
     result = result or check_all(ds, alpha=alpha, estimated=estimated)
     paths = write_tables(result, out_dir)
+    phase("figures")
     figs = run_figures(ds, result.checks, out_dir, x=x)
     paths |= figs
     text = verdict(result.summary, alpha, result.divergence)
     paths["verdict"] = out_dir / "verdict.txt"
     paths["verdict"].write_text(text + "\n", encoding="utf-8")
+    phase("report")
     summary = result.summary
     applied = summary[summary["status"] != "not_applicable"]
     blocks = [

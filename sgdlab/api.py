@@ -10,17 +10,20 @@ from .dataset import to_dataset
 from .runner import prepare, simulate
 
 
-def run(cfg_or_overrides: DictConfig | list[str] | tuple[str, ...] = ()) -> xr.Dataset:
+def run(
+    cfg_or_overrides: DictConfig | list[str] | tuple[str, ...] = (), progress=None
+) -> xr.Dataset:
     """Run the experiment of ``cfg_or_overrides`` (a composed config, or overrides for
     :func:`sgdlab.compose`) and return its dataset; nothing is written to disk. Bad input raises
-    :class:`sgdlab.ConfigError` before any work."""
+    :class:`sgdlab.ConfigError` before any work. ``progress``: see :func:`sgdlab.runner.simulate`
+    (the ``sgdlab`` command passes a terminal progress bar)."""
     if isinstance(cfg_or_overrides, DictConfig):
         cfg, overrides = cfg_or_overrides, _hydra_overrides()
     else:
         overrides = [str(o) for o in cfg_or_overrides]
         cfg = compose(overrides)
     plan = prepare(cfg)
-    return to_dataset(plan, simulate(plan), overrides)
+    return to_dataset(plan, simulate(plan, progress), overrides)
 
 
 def _hydra_overrides() -> list[str]:

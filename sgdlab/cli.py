@@ -36,7 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import jobs, lock, workers
+from . import jobs, lock, progress, workers
 from .compose import (
     check_group_choices,
     compose,
@@ -134,7 +134,8 @@ def task(cfg: DictConfig) -> None:
     try:
         jobs.clear(out_dir, cfg.output)
         jobs.write_record(out_dir, status="running", action="ran", **record)
-        ds = run(cfg)
+        with progress.steps(int(cfg.steps) + 1) as bar:
+            ds = run(cfg, progress=bar)
         ds.attrs["config_hash"] = digest
         path = write_dataset(ds, out_dir / cfg.output)
     except Exception as err:  # noqa: BLE001 - recorded, reported in one line, the others go on

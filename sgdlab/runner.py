@@ -130,8 +130,10 @@ PER_STEP = tuple(
 )
 
 
-def simulate(plan: Plan) -> dict[str, np.ndarray]:
-    """Run the loop of the module docstring; returns the recorded arrays by variable name."""
+def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
+    """Run the loop of the module docstring; returns the recorded arrays by variable name.
+    ``progress(done, estimating)``, when given, is called about 200 times over the run (and at
+    each estimate step) with the number of steps done (:func:`sgdlab.progress.steps`)."""
     cfg, prob = plan.cfg, plan.problem
     R, T, b, mem = int(cfg.replicates), int(cfg.steps), int(cfg.batch_size), float(cfg.memory_mb)
     S, d = plan.steps.size, prob.d
@@ -171,8 +173,12 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
         return est.loss_and_grad(prob, P, mem)[1]
 
     start_time, logging_time, estimates_time = time.perf_counter(), 0.0, 0.0
+    stride = max(1, (T + 1) // 200)
     with np.errstate(all="ignore"):
         for t in range(T + 1):
+            estimating_now = s < S and plan.steps[s] == t and plan.estimated[s]
+            if progress is not None and (t % stride == 0 or estimating_now):
+                progress(t, bool(estimating_now))
             if plan.avg_start is not None and t >= plan.avg_start:
                 avg_count += 1
                 avg += (x - avg) / avg_count
@@ -274,6 +280,8 @@ def simulate(plan: Plan) -> dict[str, np.ndarray]:
             x = np.where((active & finite)[:, None], x_new, x)
             active &= finite
 
+    if progress is not None:
+        progress(T + 1, False)
     rec["wall_time_s"] = np.array(time.perf_counter() - start_time)
     # the full-data passes of the log grid (estimates and running sums included) and the
     # estimates alone, timed inside the run: what logging costs, free of the load differences
