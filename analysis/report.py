@@ -472,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="let theorems use constants estimated from the run (checks marked conditional)",
     )
+    parser.add_argument(
+        "--x",
+        choices=["step", "epoch", "grad_evals", "wall_time"],
+        default="step",
+        help="x axis of a run's convergence figures (default: step)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: PATH)")
     args = parser.parse_args(argv)
     from sgdlab import lock
@@ -509,10 +515,12 @@ def _report(args) -> int:
         print(f"sgdlab-report: error: {_first_line(err)}", file=sys.stderr)
         return 2
     out_dir = args.out or where
-    write = write_sweep_report if kind == "sweep" else write_run_report
     estimated = "allow" if args.allow_estimated else "forbid"
     try:
-        paths = write(ds, out_dir, alpha=args.alpha, estimated=estimated)
+        if kind == "sweep":
+            paths = write_sweep_report(ds, out_dir, alpha=args.alpha, estimated=estimated)
+        else:
+            paths = write_run_report(ds, out_dir, alpha=args.alpha, estimated=estimated, x=args.x)
     except OSError:
         raise
     except Exception as err:  # noqa: BLE001 - one line: what failed, non-zero exit

@@ -192,3 +192,18 @@ def test_report_md_escapes_raw_html_from_config_strings(tmp_path, monkeypatch):
     md = paths["report_md"].read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert "<script>" not in paths["report_html"].read_text()
+
+
+def test_report_x_axis_is_chosen_on_the_command_line(run_dir, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def figures(ds, checks, out_dir, x="step"):
+        seen["x"] = x
+        return {}
+
+    monkeypatch.setattr(report, "run_figures", figures)
+    assert main([str(run_dir), "--x", "epoch", "--out", str(tmp_path / "a")]) == 0
+    assert seen["x"] == "epoch"
+    with pytest.raises(SystemExit) as info:
+        main([str(run_dir), "--x", "minutes", "--out", str(tmp_path / "b")])
+    assert info.value.code == 2 and "--x" in capsys.readouterr().err
