@@ -197,27 +197,29 @@ class Primitive:
         return f"<autodiff primitive {self.name}>"
 
     def __call__(self, *args, **kwargs):
+        # One pass over the arguments: the innermost trace found and its boxes unwrapped
+        # together (restarted in the rare case of a deeper trace after an outer one).
         top = -1
-        for a in args:
-            if type(a) is Box and a.trace > top:
-                top = a.trace
+        argvals = parents = None
+        outer = False  # does an outer trace see this call too (nested differentiation)?
+        for i, a in enumerate(args):
+            if type(a) is Box:
+                t = a.trace
+                if t > top:  # a deeper trace: earlier boxes (outer traces) stay as constants
+                    outer = top >= 0
+                    argvals, parents, top = list(args), [], t
+                elif t < top:
+                    outer = True
+                    continue
+                argvals[i] = v = a.value
+                parents.append((i, a.node))
+                if type(v) is Box:
+                    outer = True
         if top < 0:
             try:  # free unless raised (Python ≥ 3.11)
                 return self.fun(*args, **kwargs)
             except TypeError as err:
                 raise _bad_call(self, args, kwargs, err) from None
-
-        argvals = list(args)
-        parents = []
-        outer = False  # does an outer trace see this call too (nested differentiation)?
-        for i, a in enumerate(args):
-            if type(a) is Box:
-                if a.trace == top:
-                    argvals[i] = a.value
-                    parents.append((i, a.node))
-                    outer = outer or type(a.value) is Box
-                else:
-                    outer = True
         first = parents[0][1]
         if type(first) is VJPNode:
             # Without an outer trace, call the NumPy function directly rather than recurse.
