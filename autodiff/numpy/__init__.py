@@ -29,6 +29,7 @@ from .elementwise import (
     log2,
     log10,
     logaddexp,
+    logistic_nll,
     maximum,
     minimum,
     multiply,
