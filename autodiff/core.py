@@ -35,6 +35,11 @@ import numpy as np
 
 _trace_ids = itertools.count()
 
+# The trace that autodiff.replay is recording (-1: none). unbox notes each read of one of its
+# values in replay_reads: a branch or comparison on it makes the recording not replayable.
+replay_watch = -1
+replay_reads: list = []
+
 
 def new_trace() -> int:
     """A fresh trace number, larger than every trace already open."""
@@ -99,6 +104,8 @@ def unbox(x):
     removed. Under :func:`autodiff.vmap` the answer stays batched (a batching box around the
     plain values), so that constants computed from it keep one value per example."""
     while type(x) is Box:
+        if x.trace == replay_watch:  # a value read outside the primitives: no replay
+            replay_reads.append(x.trace)
         if type(x.node) is BatchNode:
             inner = unbox(x.value)
             return x if inner is x.value else Box(inner, x.trace, x.node)
