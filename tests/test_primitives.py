@@ -514,6 +514,22 @@ def test_variadic_rules_must_come_in_pairs_from_one_argument():
     assert "not_registered" not in PRIMITIVES
 
 
+def test_rules_are_checked_at_registration():
+    from autodiff.numpy.registry import defprimitive
+
+    ok = lambda g, ans, x: g  # noqa: E731
+    bad = [
+        dict(fun=None, vjp=[ok], jvp=[ok]),
+        dict(fun=np.sin, vjp=["not a rule"], jvp=[ok]),
+        dict(fun=np.sin, vjp=[ok], jvp=[None]),
+        dict(fun=np.sin, vjp=[ok], jvp=[ok], batch=3),
+    ]
+    for kwargs in bad:
+        with pytest.raises(TypeError, match="not_registered.*not callable"):
+            defprimitive("not_registered", **kwargs)
+    assert "not_registered" not in PRIMITIVES
+
+
 # ------------------------------------------- plain NumPy calls on traced values
 def _x(*shape):
     return lambda rng: rng.standard_normal(shape)
