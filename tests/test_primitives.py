@@ -110,6 +110,16 @@ def logistic_nll_case(data, rng):
     )
 
 
+def ridge_case(data, rng):
+    """(λ/2)‖x‖² over the last axis, against its composite with vecdot."""
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    return (
+        lambda x: anp.ridge(x, lam=0.7),
+        [normal(rng, shape)],
+        lambda x: 0.35 * anp.vecdot(x, x),
+    )
+
+
 def matmul_case(data, rng):
     sa, sb = data.draw(
         st.sampled_from(
@@ -290,6 +300,7 @@ CASES = {
     "sigmoid": unary(anp.sigmoid),
     "softplus": unary(lambda x: anp.softplus(4 * x)),
     "logistic_nll": logistic_nll_case,
+    "ridge": ridge_case,
     "absolute": unary(anp.abs, away_from_zero),
     "sign": unary(anp.sign, away_from_zero),
     "logaddexp": binary(anp.logaddexp),

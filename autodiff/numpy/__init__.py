@@ -59,6 +59,7 @@ from .linalg import (
     matmul,
     norm,
     outer,
+    ridge,
     slogdet,
     solve,
     tensordot,
