@@ -8,6 +8,7 @@ import inspect
 import numpy as np
 
 from . import numpy as anp
+from .collector import paused
 from .core import Box, JVPNode, new_trace, plain, shape_of
 from .reverse import backward, start
 from .tree import LEAF, leaf_paths, tree_flatten, tree_map, tree_unflatten
@@ -63,7 +64,8 @@ def _vjp(f, primals, once: bool = False, op: str = "vjp"):
     name, for error messages."""
     tape, boxes = start(primals)
     trace = boxes[0].trace if boxes else -1
-    out = _check_output(f(*boxes), op)
+    with paused():
+        out = _check_output(f(*boxes), op)
     out_value = out.value if _in_trace(out, trace) else out
     runs = []
 
@@ -79,7 +81,8 @@ def _vjp(f, primals, once: bool = False, op: str = "vjp"):
             if runs:
                 raise RuntimeError("this vjp_fn ran once already and freed its tape")
             runs.append(1)
-        adjoints = backward(tape, out.node, g, release=once)
+        with paused():
+            adjoints = backward(tape, out.node, g, release=once)
         return tuple(
             adjoints[b.node] if b.node in adjoints else _zeros_like(p)
             for b, p in zip(boxes, primals, strict=True)
@@ -138,7 +141,8 @@ def _jvp_tree(f, in_def, leaves, t_leaves, has_aux, op):
     """jvp on flat leaves, for an output that is an array or a pytree."""
     trace = new_trace()
     boxes = [Box(p, trace, JVPNode(t)) for p, t in zip(leaves, t_leaves, strict=True)]
-    res = f(*tree_unflatten(in_def, boxes))
+    with paused():
+        res = f(*tree_unflatten(in_def, boxes))
     aux = None
     if has_aux:
         res, aux = _split_aux(res, op)
@@ -163,7 +167,8 @@ def _jvp(f, primals, tangents, op: str = "jvp"):
     """jvp of an array-valued f of arrays, without the input checks; ``op``: the caller's
     name, for error messages."""
     trace = new_trace()
-    out = f(*[Box(p, trace, JVPNode(t)) for p, t in zip(primals, tangents, strict=True)])
+    with paused():
+        out = f(*[Box(p, trace, JVPNode(t)) for p, t in zip(primals, tangents, strict=True)])
     out = _check_output(out, op)
     if not _in_trace(out, trace):
         return out, _zeros_like(out)
@@ -187,6 +192,12 @@ def _value_and_grad(f, argnums, op: str, has_aux: bool = False):
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
+        # The collector stays off while the tape exists; the tape is freed (by reference
+        # counting) when _run returns, before the collector is back on.
+        with paused():
+            return _run(*args, **kwargs)
+
+    def _run(*args, **kwargs):
         for i in nums:
             if i >= len(args):
                 raise TypeError(

@@ -35,6 +35,11 @@ import numpy as np
 
 _trace_ids = itertools.count()
 
+# The trace that autodiff.replay is recording (-1: none). unbox notes each read of one of its
+# values in replay_reads: a branch or comparison on it makes the recording not replayable.
+replay_watch = -1
+replay_reads: list = []
+
 
 def new_trace() -> int:
     """A fresh trace number, larger than every trace already open."""
@@ -99,6 +104,8 @@ def unbox(x):
     removed. Under :func:`autodiff.vmap` the answer stays batched (a batching box around the
     plain values), so that constants computed from it keep one value per example."""
     while type(x) is Box:
+        if x.trace == replay_watch:  # a value read outside the primitives: no replay
+            replay_reads.append(x.trace)
         if type(x.node) is BatchNode:
             inner = unbox(x.value)
             return x if inner is x.value else Box(inner, x.trace, x.node)
@@ -197,27 +204,29 @@ class Primitive:
         return f"<autodiff primitive {self.name}>"
 
     def __call__(self, *args, **kwargs):
+        # One pass over the arguments: the innermost trace found and its boxes unwrapped
+        # together (restarted in the rare case of a deeper trace after an outer one).
         top = -1
-        for a in args:
-            if type(a) is Box and a.trace > top:
-                top = a.trace
+        argvals = parents = None
+        outer = False  # does an outer trace see this call too (nested differentiation)?
+        for i, a in enumerate(args):
+            if type(a) is Box:
+                t = a.trace
+                if t > top:  # a deeper trace: earlier boxes (outer traces) stay as constants
+                    outer = top >= 0
+                    argvals, parents, top = list(args), [], t
+                elif t < top:
+                    outer = True
+                    continue
+                argvals[i] = v = a.value
+                parents.append((i, a.node))
+                if type(v) is Box:
+                    outer = True
         if top < 0:
             try:  # free unless raised (Python ≥ 3.11)
                 return self.fun(*args, **kwargs)
             except TypeError as err:
                 raise _bad_call(self, args, kwargs, err) from None
-
-        argvals = list(args)
-        parents = []
-        outer = False  # does an outer trace see this call too (nested differentiation)?
-        for i, a in enumerate(args):
-            if type(a) is Box:
-                if a.trace == top:
-                    argvals[i] = a.value
-                    parents.append((i, a.node))
-                    outer = outer or type(a.value) is Box
-                else:
-                    outer = True
         first = parents[0][1]
         if type(first) is VJPNode:
             # Without an outer trace, call the NumPy function directly rather than recurse.

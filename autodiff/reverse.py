@@ -56,7 +56,12 @@ def backward(
             if getattr(contrib, "shape", ()) != shape:
                 contrib = core.sum_to(contrib, shape)
             prev = adjoints.get(parent)
-            adjoints[parent] = contrib if prev is None else core.add(prev, contrib)
+            if prev is None:
+                adjoints[parent] = contrib
+            elif type(prev) is Box or type(contrib) is Box:  # recorded by an outer trace
+                adjoints[parent] = core.add(prev, contrib)
+            else:  # plain arrays: NumPy's add directly, without the primitive's dispatch
+                adjoints[parent] = prev + contrib
         if release:
             node.args = node.ans = node.kwargs = None
             node.parents = ()

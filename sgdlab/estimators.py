@@ -16,6 +16,7 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ import numpy as np
 
 import autodiff
 import autodiff.numpy as anp
+import autodiff.replay
 
 from .problems import Problem
 
@@ -99,6 +101,22 @@ def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
 
 
+# Minibatch gradients replay a recorded program (autodiff.replay) instead of tracing each step:
+# the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
+# tracer's per-operation cost. False: trace every step.
+REPLAY = True
+_replayed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _minibatch_program(problem: Problem) -> autodiff.replay.grad:
+    """The problem's replaying gradient of Σ loss(Z, batch), made once per problem."""
+    found = _replayed.get(problem)
+    if found is None:
+        loss = problem.loss
+        found = _replayed[problem] = autodiff.replay.grad(lambda Z, batch: anp.sum(loss(Z, batch)))
+    return found
+
+
 def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]) -> np.ndarray:
     """(1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for X (R', d) and batch arrays of leading shape (R, b); when
     R' is a multiple of R (e.g. SVRG's iterate and snapshot stacked) the batches repeat."""
@@ -108,6 +126,8 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
+    if REPLAY:
+        return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
     return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
 
 

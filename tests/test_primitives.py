@@ -99,6 +99,27 @@ def power_case(data, rng):
     return anp.power, [uniform(rng, sx, 0.5, 2.0), uniform(rng, sy, -2.0, 2.0)]
 
 
+def logistic_nll_case(data, rng):
+    """Logits and labels in [0, 1] (0/1 and soft labels), broadcasting pairs, with the
+    composite softplus(z) − y·z as the reference for both arguments' rules."""
+    sz, sy = data.draw(PAIRS).input_shapes
+    return (
+        anp.logistic_nll,
+        [4 * normal(rng, sz), uniform(rng, sy, 0.0, 1.0)],
+        lambda z, y: anp.softplus(z) - y * z,
+    )
+
+
+def ridge_case(data, rng):
+    """(λ/2)‖x‖² over the last axis, against its composite with vecdot."""
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    return (
+        lambda x: anp.ridge(x, lam=0.7),
+        [normal(rng, shape)],
+        lambda x: 0.35 * anp.vecdot(x, x),
+    )
+
+
 def matmul_case(data, rng):
     sa, sb = data.draw(
         st.sampled_from(
@@ -278,6 +299,8 @@ CASES = {
     "tanh": unary(anp.tanh),
     "sigmoid": unary(anp.sigmoid),
     "softplus": unary(lambda x: anp.softplus(4 * x)),
+    "logistic_nll": logistic_nll_case,
+    "ridge": ridge_case,
     "absolute": unary(anp.abs, away_from_zero),
     "sign": unary(anp.sign, away_from_zero),
     "logaddexp": binary(anp.logaddexp),
@@ -452,6 +475,20 @@ def test_fast_forward_functions_match_scipy_references():
     assert anp.sigmoid(-1e4) >= 0.0 and anp.sigmoid(1e4) == 1.0
 
 
+def test_logistic_nll_matches_its_composite_and_is_one_node():
+    """The fused negative log-likelihood gives the value and gradient of softplus(z) − y·z
+    written with primitives (its gradient exactly expit(z) − y), as one node on the tape."""
+    rng = np.random.default_rng(3)
+    z, y = 5 * rng.standard_normal((4, 7)), (rng.random((4, 7)) < 0.5).astype(float)
+    fused = autodiff.value_and_grad(lambda z_: anp.sum(anp.logistic_nll(z_, y)))(z)
+    composite = autodiff.value_and_grad(lambda z_: anp.sum(anp.softplus(z_) - y * z_))(z)
+    np.testing.assert_allclose(fused[0], composite[0], rtol=1e-14)
+    np.testing.assert_array_equal(fused[1], scipy.special.expit(z) - y)
+    np.testing.assert_allclose(fused[1], composite[1], rtol=1e-13, atol=1e-15)
+    graph = autodiff.trace(lambda z_: anp.sum(anp.logistic_nll(z_, y)), z)
+    assert [node.op for node in graph.nodes] == ["input", "logistic_nll", "sum"]
+
+
 def test_broadcast_to_view_matches_numpy_and_is_read_only():
     """broadcast_to makes zero-stride views itself (faster than np.broadcast_to's checks)."""
     rng = np.random.default_rng(0)
@@ -485,6 +522,22 @@ def test_variadic_rules_must_come_in_pairs_from_one_argument():
     for vjp, jvp in [(Variadic(1, rule), {}), (Variadic(1, rule), Variadic(0, rule))]:
         with pytest.raises(ValueError, match="Variadic"):
             defprimitive("not_registered", np.concatenate, vjp=vjp, jvp=jvp)
+    assert "not_registered" not in PRIMITIVES
+
+
+def test_rules_are_checked_at_registration():
+    from autodiff.numpy.registry import defprimitive
+
+    ok = lambda g, ans, x: g  # noqa: E731
+    bad = [
+        dict(fun=None, vjp=[ok], jvp=[ok]),
+        dict(fun=np.sin, vjp=["not a rule"], jvp=[ok]),
+        dict(fun=np.sin, vjp=[ok], jvp=[None]),
+        dict(fun=np.sin, vjp=[ok], jvp=[ok], batch=3),
+    ]
+    for kwargs in bad:
+        with pytest.raises(TypeError, match="not_registered.*not callable"):
+            defprimitive("not_registered", **kwargs)
     assert "not_registered" not in PRIMITIVES
 
 

@@ -81,6 +81,22 @@ vecdot = defprimitive(
 )
 
 
+def _ridge(x, *, lam=1.0):
+    """(λ/2)·Σₖ x[..., k]², as (0.5·λ)·vecdot(x, x) (the same bits)."""
+    return (0.5 * lam) * _vecdot(x, x)
+
+
+ridge = defprimitive(
+    "ridge",
+    _ridge,
+    vjp=[lambda g, ans, x, *, lam=1.0: expand_dims(g * lam, -1) * x],
+    jvp=[lambda t, ans, x, *, lam=1.0: lam * vecdot(x, t)],
+    doc="(λ/2)·Σₖ x[..., k]² over the last axis (λ the keyword lam, a constant): an L2 "
+    "penalty as one recorded operation, VJP λ·g·x",
+    batch=batchrules.gufunc(1),
+)
+
+
 def dot(a, b):
     """np.dot for scalars, vectors and matrices (a product of scalars, else ``a @ b``)."""
     if _ndim(a) == 0 or _ndim(b) == 0:

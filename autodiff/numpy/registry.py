@@ -47,6 +47,7 @@ def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None, batch=N
             raise ValueError(
                 f"primitive {name!r}: give Variadic VJP and JVP rules from one argument"
             )
+        _check_rules(name, fun, batch, [vjp.rule, jvp.rule])
         prim = Primitive(name, fun, vjp, jvp, doc, batch)
         PRIMITIVES[name] = prim
         return prim
@@ -56,6 +57,19 @@ def defprimitive(name: str, fun, vjp=(), jvp=(), doc: str | None = None, batch=N
         raise ValueError(
             f"primitive {name!r}: VJP rules for {sorted(vjps)} but JVP rules for {sorted(jvps)}"
         )
+    _check_rules(name, fun, batch, vjps.values(), jvps.values())
     prim = Primitive(name, fun, vjps, jvps, doc, batch)
     PRIMITIVES[name] = prim
     return prim
+
+
+def _check_rules(name: str, fun, batch, *rule_sets) -> None:
+    """Refuse at registration what the tracer would otherwise find only when it calls it."""
+    if not callable(fun):
+        raise TypeError(f"primitive {name!r}: its forward function {fun!r} is not callable")
+    if batch is not None and not callable(batch):
+        raise TypeError(f"primitive {name!r}: its batching rule {batch!r} is not callable")
+    for rules in rule_sets:
+        for rule in rules:
+            if not callable(rule):
+                raise TypeError(f"primitive {name!r}: its derivative rule {rule!r} is not callable")

@@ -127,7 +127,7 @@ def linear(x, features):
 def l2(x, lam: float):
     """The ridge term (λ/2)‖x‖², shape (R, 1 or m) to broadcast against per-sample losses
     (the number 0 when λ = 0)."""
-    return (0.5 * lam) * anp.vecdot(x, x) if lam else 0.0
+    return anp.ridge(x, lam=lam) if lam else 0.0
 
 
 M_V_FACTOR = 1.25  # BCN's M_V as a multiple of its least valid value λ_P (see below)

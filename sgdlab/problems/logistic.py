@@ -19,9 +19,12 @@ from .base import BOUND, Constants, Problem, l2, lbfgs_minimum, linear
 
 
 def loss(x, batch, lam: float):
-    """fᵢ(x) = softplus(zᵢ) − yᵢzᵢ + (λ/2)‖x‖², zᵢ = aᵢᵀx; x (R, m|1, d) → (R, m)."""
-    z = linear(x, batch["X"])
-    return anp.softplus(z) - batch["y"] * z + l2(x, lam)
+    """fᵢ(x) = softplus(zᵢ) − yᵢzᵢ + (λ/2)‖x‖², zᵢ = aᵢᵀx; x (R, m|1, d) → (R, m).
+
+    The likelihood term is one fused primitive (``anp.logistic_nll``, VJP σ(zᵢ) − yᵢ), and the
+    ridge term is left out altogether when λ = 0."""
+    nll = anp.logistic_nll(linear(x, batch["X"]), batch["y"])
+    return nll + l2(x, lam) if lam else nll
 
 
 def exact(data_arrays, lam: float) -> Constants:
