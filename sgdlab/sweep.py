@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from . import jobs, lock, workers
 from .compose import config_dirs, expand_sweep, parse
@@ -132,7 +132,7 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     ]  # fmt: skip
     # as Hydra's basic sweeper: the config's hydra.sweeper.params (e.g. an experiment that
     # sweeps by itself) first, then the command line's overrides
-    params = config.hydra.sweeper.get("params") or {}
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
     from_config = [f"{k}={v}" for k, v in params.items()]
     parsed = parse([*from_config, *task_overrides])
     return expand_sweep(parsed, config_dirs(dirs or None, parse(searchpath)))

@@ -39,10 +39,10 @@ FAIL_LR_002 = """
 
     _run = sgdlab.api.run
 
-    def run(cfg):
+    def run(cfg, *args, **kwargs):
         if cfg.optimizer.lr == 0.02:
             raise RuntimeError("boom from the test\\nsecond line")
-        return _run(cfg)
+        return _run(cfg, *args, **kwargs)
 
     sgdlab.api.run = run
 """
@@ -366,6 +366,16 @@ def test_sweep_jobs_match_hydras_job_overrides():
     assert sweep.sweep_jobs(config(task)) == hydra[0]
     globbed = sweep.sweep_jobs(config(["sampler=glob(*,exclude=[cyclic,shuffle_once])"]))
     assert globbed == [["sampler=reshuffle"], ["sampler=with_replacement"]]
+    # an experiment that sweeps by itself: the config's sweeper params come first, as Hydra's
+    with_params = config(["replicates=4"])
+    with_params.hydra.sweeper = {"params": {"sampler": "with_replacement,reshuffle"}}
+    want = BasicSweeper.split_arguments(
+        OverridesParser.create().parse_overrides(
+            ["sampler=with_replacement,reshuffle", "replicates=4"]
+        ),
+        None,
+    )[0]
+    assert sweep.sweep_jobs(with_params) == want and len(want) == 2
 
 
 def test_states_of_a_sweep_without_records_or_list(tmp_path):
