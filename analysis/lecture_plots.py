@@ -133,14 +133,10 @@ def early_stopping(
         _mean_band(ax, data[data["split"] == "held-out"], "C1", "held-out loss, mean, 95% band"),
     ]
     if len(stops):
-        ax.plot(stops["step"], stops["holdout"], ls="none", marker="x", color="C3", ms=6)
-        median = float(np.median(stops["step"]))
-        ax.axvline(median, color="C3", ls=":", lw=1.2)
-        handles += [
-            Line2D([], [], ls="none", marker="x", color="C3",
-                   label=f"stop of a replicate ({len(stops)}/{replicates} stopped early)"),
-            Line2D([], [], color="C3", ls=":", label=f"median stop, t = {median:g}"),
-        ]  # fmt: skip
+        from .plots import mark_stops
+
+        label = f"stop of a replicate ({len(stops)}/{replicates} stopped early)"
+        handles += mark_stops(ax, stops["step"], stops["holdout"], "C3", label)
     ax.set_xlim(0, steps)
     ax.set_xlabel("iteration t (steps)")
     ax.set_ylabel("loss f(x_t) (units of f; f* unknown)")

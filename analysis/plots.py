@@ -393,6 +393,18 @@ def step_size_sweep(
     return fig
 
 
+def mark_stops(ax: plt.Axes, steps, values, colour: str, label: str) -> list[Line2D]:
+    """Mark where replicates stopped early (crosses at (step, value)) and their median step (a
+    dotted vertical line); returns the two legend handles."""
+    ax.plot(steps, values, ls="none", marker="x", color=colour, ms=7, zorder=4)
+    median = float(np.median(steps))
+    ax.axvline(median, color=colour, ls=":", lw=1.2)
+    return [
+        Line2D([], [], ls="none", marker="x", color=colour, label=label),
+        Line2D([], [], color=colour, ls=":", label=f"median stop, t = {median:g}"),
+    ]
+
+
 def region_of_confusion(
     data: pd.DataFrame,
     *,
@@ -429,14 +441,8 @@ def region_of_confusion(
         Line2D([], [], color="k", ls="--", label=f"x* = {x_star:.4g}"),
     ]  # fmt: skip
     if stops is not None and len(stops):
-        ax.plot(stops["step"], stops["x"], ls="none", marker="x", color="C2", ms=7, zorder=4)
-        median = float(np.median(stops["step"]))
-        ax.axvline(median, color="C2", ls=":", lw=1.2)
-        handles += [
-            Line2D([], [], ls="none", marker="x", color="C2",
-                   label=f"early stop on held-out split ({len(stops)} replicates)"),
-            Line2D([], [], color="C2", ls=":", label=f"median stop t = {median:g}"),
-        ]  # fmt: skip
+        label = f"early stop on held-out split ({len(stops)} replicates)"
+        handles += mark_stops(ax, stops["step"], stops["x"], "C2", label)
     ax.legend(handles=handles, fontsize=7 if not own else 8)
     if _wants_log(data["step"], None):
         ax.set_xscale("symlog", linthresh=1)
