@@ -163,12 +163,10 @@ def to_dataset(plan, rec: dict[str, np.ndarray], overrides: list[str] | None = N
     cfg, prob = plan.cfg, plan.problem
     const = prob.constants
     values = dict(rec)
-    values["f_star"] = np.array(const.f_star)
     values["x_star"] = const.x_star if const.x_star is not None else np.full(prob.d, np.nan)
-    for name in ("L_global", "mu_global", "L_max", "mu_min", "f_inf", "sigma_sq_bound"):
-        values[name] = np.array(getattr(const, name))
-    values["G_sq_bound"], values["bcn_M"] = np.array(const.G_sq_bound), np.array(const.M)
-    values["bcn_M_V"] = np.array(const.M_V)
+    for name, field_name in PROBLEM_CONSTANTS.items():
+        if name not in values:  # (x* set above; σ*² is computed by the run)
+            values[name] = np.array(getattr(const, field_name))
     data_vars = {}
     for name, (dims, long_name, symbol) in VARIABLES.items():
         if name not in values:

@@ -176,13 +176,14 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
     stride = max(1, (T + 1) // 200)
     with np.errstate(all="ignore"):
         for t in range(T + 1):
-            estimating_now = s < S and plan.steps[s] == t and plan.estimated[s]
-            if progress is not None and (t % stride == 0 or estimating_now):
-                progress(t, bool(estimating_now))
+            logging_now = s < S and plan.steps[s] == t
+            if progress is not None:
+                estimating_now = bool(logging_now and plan.estimated[s])
+                if t % stride == 0 or estimating_now:
+                    progress(t, estimating_now)
             if plan.avg_start is not None and t >= plan.avg_start:
                 avg_count += 1
                 avg += (x - avg) / avg_count
-            logging_now = s < S and plan.steps[s] == t
             if logging_now:
                 log_start = time.perf_counter()
                 loss, full_grad = est.loss_and_grad(prob, x, mem)
