@@ -16,6 +16,7 @@ off)::
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from hydra.core.utils import JobStatus
@@ -54,6 +55,7 @@ class Report(Callback):
 
     @staticmethod
     def _report(write) -> None:
+        start = time.perf_counter()
         try:
             verdict, html = write()
         except Exception as err:  # noqa: BLE001 - the runs are written; say why the report is not
@@ -62,7 +64,7 @@ class Report(Callback):
             log_traceback(f"the report failed: {why}")
             fail(f"the report failed: {one_line(why)} (sgdlab-report DIR retries it)")
             return
-        say(f"  {verdict}", f"  report: {html}")
+        say(f"  {verdict}", f"  report: {html} ({time.perf_counter() - start:.1f} s)")
 
 
 def _run_report(dataset: Path, out_dir: Path, alpha: float) -> tuple[str, Path]:

@@ -68,6 +68,14 @@ def final_values(ds) -> tuple[str, np.ndarray]:
     return "final value", np.array([])
 
 
+def final_mean(ds) -> tuple[str, float]:
+    """The label of :func:`final_values` and their mean over the finite replicates (NaN
+    when none is finite): the sweep summary's number for a job."""
+    label, final = final_values(ds)
+    kept = final[np.isfinite(final)]
+    return label, float(np.mean(kept)) if kept.size else float("nan")
+
+
 def summarize(ds, path: Path | None = None) -> str:
     """A few lines: the run, its final suboptimality over replicates (mean ± 95% CI half-width,
     median; the final loss when f* is unknown) for its sampler, and that of the averaged
@@ -128,7 +136,9 @@ def task(cfg: DictConfig) -> None:
     record = {"num": num, "overrides": overrides, "config_hash": digest, "before": found,
               "sweep": jobs.sweep_id(sweep_dir)}  # fmt: skip
     if sweeping and cfg.resume and found == "done":
-        jobs.write_record(out_dir, status="done", action="skipped", **record)
+        final = jobs.read_record(out_dir).get("final")  # the summary line's numbers, kept
+        jobs.write_record(out_dir, status="done", action="skipped", **record,
+                          **({"final": final} if final else {}))  # fmt: skip
         say(f"sgdlab: job {num} ({' '.join(overrides)}): skipped, done with the same config")
         return
     try:
@@ -148,7 +158,9 @@ def task(cfg: DictConfig) -> None:
         where = f"job {num} ({' '.join(overrides)}) failed: " if sweeping else ""
         fail(f"{where}{line}")
         return
-    jobs.write_record(out_dir, status="done", action="ran", **record)
+    label, mean = final_mean(ds)
+    jobs.write_record(out_dir, status="done", action="ran", **record,
+                      final={"label": label, "mean": mean})  # fmt: skip
     say(summarize(ds, path))
 
 

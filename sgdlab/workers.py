@@ -75,3 +75,63 @@ def pin_environment(env_set) -> None:
     environment, so that worker processes started later read it when their BLAS loads (a job's
     own ``env_set`` comes after its worker has loaded BLAS: too late for the thread pools)."""
     os.environ.update({str(k): str(v) for k, v in (env_set or {}).items()})
+
+
+def _warm_worker() -> int:
+    """In a fresh worker: import what a job needs (the run, its dataset writer, Hydra's job
+    runner) and follow the parent, so that the first job starts computing at once."""
+    import h5netcdf  # noqa: F401
+    import hydra.core.utils  # noqa: F401
+    import xarray  # noqa: F401
+
+    from . import api, cli  # noqa: F401
+
+    follow_parent()
+    return os.getpid()
+
+
+def warm_joblib(launcher) -> threading.Thread | None:
+    """Start the joblib launcher's worker processes now, each importing what a job needs in
+    the background while the sweep still composes and lists its jobs.
+
+    ``launcher`` is the ``hydra.launcher`` config; only the loky backend of Hydra's joblib
+    launcher is warmed (joblib reuses one executor of the same size for the launcher's own
+    ``Parallel`` call, so the jobs land on these warm workers). Returns the thread, or None
+    when there is nothing to warm. Call it from the sweep's main thread, after
+    :func:`pin_environment`."""
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return None
+    if launcher.get("backend") not in (None, "loky") or launcher.get("require") == "sharedmem":
+        return None
+    # The launcher's own Parallel arguments, prepared as it prepares them: joblib reuses its
+    # executor only for a Parallel call with the same worker count and memmapping settings.
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from omegaconf import OmegaConf
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
+    kwargs["backend"] = "loky"
+    process_joblib_cfg(kwargs)
+
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    # Dispatched from this thread, which lives as long as the sweep: a worker dies with the
+    # thread that started it (PR_SET_PDEATHSIG, see follow_parent). Another thread only
+    # collects the warm-up's results.
+    n = effective_n_jobs(kwargs.get("n_jobs", -1))
+    try:
+        results = Parallel(**kwargs, return_as="generator_unordered")(
+            delayed(_warm_worker)() for _ in range(n)
+        )
+    except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
+        return None
+
+    def drain() -> None:
+        try:
+            for _ in results:
+                pass
+        except Exception:  # noqa: BLE001 - as above
+            pass
+
+    thread = threading.Thread(target=drain, daemon=True, name="sgdlab-warm-workers")
+    thread.start()
+    return thread
