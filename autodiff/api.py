@@ -11,7 +11,7 @@ from . import numpy as anp
 from .collector import paused
 from .core import Box, JVPNode, new_trace, plain, shape_of
 from .reverse import backward, start
-from .tree import LEAF, leaf_paths, tree_flatten, tree_map, tree_unflatten
+from .tree import LEAF, float_leaf_problem, leaf_paths, tree_flatten, tree_map, tree_unflatten
 
 MODES = ("rev", "fwd")
 
@@ -441,23 +441,14 @@ def _check_output(out, op: str):
 def _check_differentiable(x, f, i: int, op: str, path: str = "") -> None:
     """Raise a TypeError naming argument ``i`` of ``f`` (and the leaf's ``path`` in it) unless
     x is a float scalar or array."""
-    value = plain(x)
-    if type(value) is float or (type(value) is np.ndarray and value.dtype.kind == "f"):
-        return  # the common cases, without the slower checks below
+    problem = float_leaf_problem(plain(x))
+    if problem is None:
+        return
     name = _arg_name(f, i) + path
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (float, int, np.ndarray, np.generic)
-    ):
-        raise TypeError(
-            f"{op}: {name} is a {type(value).__name__}; only float scalars and float NumPy arrays "
-            "can be differentiated (wrap lists with np.asarray(..., dtype=float))"
-        )
-    dt = np.result_type(value)
-    if not np.issubdtype(dt, np.floating):
-        raise TypeError(
-            f"{op}: {name} has dtype {dt}; only floating-point inputs can be differentiated "
-            "(write 2.0 instead of 2, or use x.astype(float))"
-        )
+    raise TypeError(
+        f"{op}: {name} {problem}; only float scalars and float NumPy arrays can be "
+        "differentiated (write 2.0 instead of 2, np.asarray(..., dtype=float) for lists)"
+    )
 
 
 _CONTAINERS = (dict, list, tuple)
