@@ -106,7 +106,8 @@ def record(f, x, data) -> tuple[Program | None, str]:
     trace = new_trace()
     tape = Tape()
     ref = weakref.ref(tape)
-    inputs = [Box(v, trace, VJPNode(None, (), {}, v, (), ref)) for v in (x, *leaves)]
+    inputs = [Box(x, trace, VJPNode(None, (), {}, x, (), ref))]
+    inputs += [Box(v, trace, VJPNode(None, (), core.CONSTANT, v, (), ref)) for v in leaves]
     previous, core.replay_watch = core.replay_watch, trace
     reads = len(core.replay_reads)
     try:

@@ -345,8 +345,7 @@ def _gather(x, parts):
         )
     flat = 0
     for part, n in zip(parts, shape, strict=False):
-        part = ew.where(unbox(part) < 0, part + n, part)
-        flat = flat * n + part
+        flat = flat * n + shapes.wrap_index(part, n)
     k = len(parts)
     rows = int(np.prod(shape[:k]))
     return shapes.getitem(shapes.reshape(x, (rows, *shape[k:])), flat)
