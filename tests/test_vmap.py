@@ -243,3 +243,29 @@ def test_a_plain_table_indexed_by_a_traced_label():
     assert "reads a traced value" in replayed.why_not()[0]
     with pytest.raises(TypeError, match="NumPy indexes the table itself"):
         autodiff.vmap(lambda a: np.take(table, a))(np.array([3, 0]))
+
+
+def test_out_axes_none_and_per_leaf_out_axes():
+    """out_axes=None returns an output that does not depend on the mapped inputs once, as
+    f gave it (a closed-over constant, a value of an unmapped input); one that does is an
+    error naming out_axes and the output; a pytree of out_axes places each leaf's axis."""
+    X = RNG.standard_normal((4, 3))
+    w = RNG.standard_normal(3)
+
+    def f(x, w):
+        return {"dot": x @ w, "norm": anp.sum(w**2), "col": x * w}
+
+    got = autodiff.vmap(f, in_axes=(0, None), out_axes={"dot": 0, "norm": None, "col": 1})(X, w)
+    np.testing.assert_allclose(got["dot"], X @ w)
+    assert np.shape(got["norm"]) == () and got["norm"] == np.sum(w**2)
+    np.testing.assert_allclose(got["col"], (X * w).T)
+    # under grad, the unbatched output keeps its derivative
+    g = autodiff.grad(
+        lambda w: autodiff.vmap(f, (0, None), {"dot": 0, "norm": None, "col": 0})(X, w)["norm"]
+    )(w)
+    np.testing.assert_allclose(g, 2 * w)
+    assert autodiff.vmap(lambda x: (x, 2.0), out_axes=(0, None))(X)[1] == 2.0
+    with pytest.raises(ValueError, match=r"out_axes is None for output\['col'\], but it depends"):
+        autodiff.vmap(f, in_axes=(0, None), out_axes=None)(X, w)
+    with pytest.raises(ValueError, match=r"out_axes is None for output, but it depends"):
+        autodiff.vmap(anp.sin, out_axes=None)(X)
