@@ -153,7 +153,8 @@ def batched_loss(user_loss, unravel):
         lead = np.shape(next(iter(batch.values())))[:2]
         per_sample, shared = k > 1, lead[0] == 1 and R != 1
         inputs = batch if not shared else {name: v[0] for name, v in batch.items()}
-        return mapped(per_sample, shared)(x if per_sample else x[:, 0, :], inputs)
+        # (R, 1, d) → (R, d) by a reshape: its VJP is a reshape too (x[:, 0] would scatter)
+        return mapped(per_sample, shared)(x if per_sample else anp.reshape(x, (R, -1)), inputs)
 
     return loss
 
