@@ -20,7 +20,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 import autodiff
 import autodiff.numpy as anp
 from autodiff.numpy import PRIMITIVES
-from autodiff.numpy.shapes import concatenate_args, untake
+from autodiff.numpy.shapes import concatenate_args, untake, wrap_index
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 SHAPES = array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
@@ -200,6 +200,13 @@ def untake_case(data, rng):
     return (lambda g: untake(g, index, (4, 3))), [normal(rng, shape)]
 
 
+def wrap_index_case(data, rng):
+    """x[wrap_index(i, 4)] is x[i] (negatives counted from the end); the index has no
+    derivative, so the case differentiates x through it."""
+    index = np.array(data.draw(st.lists(st.integers(-4, 3), min_size=1, max_size=5)))
+    return (lambda x: x[wrap_index(index, 4)]), [normal(rng, (4, 3))], (lambda x: x[index])
+
+
 def concatenate_case(data, rng):
     axis = data.draw(st.integers(0, 1))
     sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
@@ -322,6 +329,7 @@ CASES = {
     "sum_to": sum_to_case,
     "getitem": getitem_case,
     "untake": untake_case,
+    "wrap_index": wrap_index_case,
     "concatenate": concatenate_case,
     "tan": unary(anp.tan, lambda r, s: uniform(r, s, -1.2, 1.2)),
     "sinh": unary(anp.sinh),
@@ -662,3 +670,14 @@ def test_plain_numpy_call_matches_numpy_and_finite_differences(func):
     with_tracer = autodiff.vjp(lambda x: call(x, *args[1:]), args[0])[0]
     np.testing.assert_allclose(with_tracer, call(*args), rtol=1e-12)
     assert autodiff.check_grad(call, *args, modes=("rev", "fwd"), rtol=1e-6) <= 1e-6
+
+
+def test_wrap_index_counts_negatives_from_the_end_and_refuses_out_of_range():
+    np.testing.assert_array_equal(wrap_index(np.array([[-1, 0], [2, -3]]), 3), [[2, 0], [2, 0]])
+    for bad in (3, -4):
+        with pytest.raises(
+            IndexError, match=f"index {bad} is out of bounds for axis 0 with size 3"
+        ):
+            wrap_index(np.array([0, bad]), 3)
+    with pytest.raises(IndexError, match="only integers"):
+        wrap_index(np.array([0.5]), 3)
