@@ -35,7 +35,7 @@ def launcher_config(name: str) -> dict:
 
 def test_slurm_config_runs_one_single_threaded_task_per_job():
     conf = launcher_config("slurm")
-    assert conf["_target_"].endswith("submitit_launcher.SlurmLauncher")
+    assert conf["_target_"] == "hydra_plugins.sgdlab_cluster.SlurmLauncher"
     assert conf["cpus_per_task"] == 1 and conf["tasks_per_node"] == 1 and conf["nodes"] == 1
     assert conf["max_num_timeout"] == 0  # a timed-out job is rerun by resuming, not requeued
     env_set = yaml.safe_load((conf_dir() / "config.yaml").read_text())["hydra"]["job"]["env_set"]
@@ -44,7 +44,7 @@ def test_slurm_config_runs_one_single_threaded_task_per_job():
 
 def test_local_cluster_is_submitit_local_with_the_slurm_job_settings():
     conf, slurm = launcher_config("local_cluster"), launcher_config("slurm")
-    assert conf["_target_"].endswith("submitit_launcher.LocalLauncher")
+    assert conf["_target_"] == "hydra_plugins.sgdlab_cluster.LocalLauncher"
     for key in ("timeout_min", "cpus_per_task", "tasks_per_node", "nodes"):
         assert conf[key] == slurm[key], key
 
@@ -95,20 +95,21 @@ def test_a_grandchild_worker_dies_with_the_sweep_process(tmp_path):
         """)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    started = []
     try:
         assert sweep.stdout.readline().strip() == "True"  # the job follows the sweep
-        job = _descendants(sweep.pid)[-1]
-        middle = _descendants(sweep.pid)[0]
+        started = _descendants(sweep.pid)  # [middle, job]
         sweep.kill()
         sweep.wait()
         deadline = time.monotonic() + 5
-        while _alive(job) and time.monotonic() < deadline:
+        while _alive(started[-1]) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(job), "the job outlived the sweep process"
+        assert not _alive(started[-1]), "the job outlived the sweep process"
     finally:
-        for pid in _descendants(sweep.pid):
+        for pid in started or _descendants(sweep.pid):
             _kill(pid)
-    _kill(middle)
+        sweep.kill()
+        sweep.wait()
 
 
 def test_a_job_that_does_not_descend_from_the_sweep_is_left_alone(monkeypatch):
@@ -172,8 +173,10 @@ HOOK = """
         _run = sgdlab.api.run
 
         def run(cfg, *args, **kwargs):
-            if cfg.optimizer.lr == 0.02:
+            if cfg.optimizer.lr == 0.02 and cfg.seed == 0:
                 raise RuntimeError("boom from the test")
+            if cfg.optimizer.lr == 0.02 and cfg.seed == 1:  # as Slurm at a job's time limit
+                os.kill(os.getpid(), 9)
             return _run(cfg, *args, **kwargs)
 
         sgdlab.api.run = run
@@ -182,9 +185,11 @@ HOOK = """
 
 @pytest.mark.slow
 def test_a_sweep_through_submitit_fails_one_job_then_resumes_and_reports(tmp_path):
-    """local_cluster (submitit's local executor): each job a process of its own with one BLAS thread from its start; a failed job is kept, the others
-    finish, the sweep exits 1; the same sweep again (through the plugin's own submitit_local)
-    reruns only that job, merges sweep.nc, reports and exits 0."""
+    """local_cluster (submitit's local executor): each job a process of its own with one
+    BLAS thread from its start; a job that raises is recorded as failed, a job killed (as at
+    Slurm's time limit) is missing, the others finish and the sweep exits 1 without a
+    traceback; the same sweep again (through the plugin's own submitit_local) reruns only those
+    two, merges sweep.nc, reports and exits 0."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(textwrap.dedent(HOOK))
@@ -197,11 +202,14 @@ def test_a_sweep_through_submitit_fails_one_job_then_resumes_and_reports(tmp_pat
     assert first.returncode == 1, first.stderr
     sw = tmp_path / "sw"
     assert "Traceback" not in first.stderr
-    assert "2 failed and 0 missing of 4 jobs" in first.stderr
+    assert "1 failed and 1 missing of 4 jobs" in first.stderr
+    assert "job 3 (optimizer.lr=0.02 seed=1 steps=40" in first.stderr
+    assert "ended without a result (killed, or stopped at a time or memory limit)" in first.stderr
     assert "sgdlab sweep: 2 runs" in first.stdout
-    failed = [j for j in jobs.states(sw) if j.status == "failed"]
-    assert [j.overrides[0] for j in failed] == ["optimizer.lr=0.02"] * 2
-    assert failed[0].record["error"] == "RuntimeError: boom from the test"
+    states = {j.label.split(" steps")[0]: j for j in jobs.states(sw)}
+    assert states["optimizer.lr=0.02 seed=0"].status == "failed"
+    assert states["optimizer.lr=0.02 seed=0"].record["error"] == "RuntimeError: boom from the test"
+    assert states["optimizer.lr=0.02 seed=1"].status == "missing"
     assert list(sw.glob(".submitit/*/*_log.out"))  # the jobs ran through submitit
     blas = [ln.split() for ln in (tmp_path / "blas.log").read_text().splitlines()]
     assert len({pid for pid, _ in blas}) >= 4 and {v for _, v in blas} == {"1"}, blas
@@ -209,7 +217,7 @@ def test_a_sweep_through_submitit_fails_one_job_then_resumes_and_reports(tmp_pat
 
     again = _sgdlab([*grid, "hydra/launcher=submitit_local"], tmp_path, env)
     assert again.returncode == 0, again.stderr
-    assert "resumed: 2 skipped (done with the same config), 2 run (0 missing, 2 failed" \
+    assert "resumed: 2 skipped (done with the same config), 2 run (1 missing, 1 failed" \
         in again.stdout  # fmt: skip
     assert all(j.status == "done" for j in jobs.states(sw))
     assert (sw / "report.html").is_file() and (sw / "summary.csv").is_file()
