@@ -234,3 +234,50 @@ def test_a_sweep_through_submitit_fails_one_job_then_resumes_and_reports(tmp_pat
 def _sgdlab(args, cwd, env):
     return subprocess.run([sys.executable, "-m", "sgdlab", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+SBATCH = """#!/bin/bash
+# stands in for Slurm's sbatch: runs the array's tasks on this machine, detached, as Slurm
+# would start them (after submitit has named its pickles by the job id printed below)
+script="${@: -1}"
+cp "$script" "$(dirname "$0")/submitted.sh"
+range=$(grep -- '--array=' "$script" | sed 's/.*--array=\\([0-9]*\\)-\\([0-9]*\\).*/\\1 \\2/')
+read first last <<<"$range"
+for i in $(seq "$first" "$last"); do
+  (sleep 1; export SLURM_JOB_ID=$((5000 + i)) SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=$i \\
+     SLURM_JOB_NUM_NODES=1 SLURM_NODEID=0 SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NTASKS=1 \\
+     SLURM_JOB_NODELIST=localhost SLURMD_NODENAME=localhost; setsid bash "$script") \\
+     >/dev/null 2>&1 &
+done
+echo "Submitted batch job 4242"
+"""
+SRUN = """#!/bin/bash
+# stands in for srun --unbuffered --output OUT --error ERR command...
+shift; out=$2; err=$4; shift 4
+sub() { local s=${1//%A/$SLURM_ARRAY_JOB_ID}; s=${s//%a/$SLURM_ARRAY_TASK_ID}; echo "${s//%t/0}"; }
+exec "$@" >>"$(sub "$out")" 2>>"$(sub "$err")"
+"""
+
+
+@pytest.mark.slow
+def test_the_slurm_config_runs_a_sweep_through_stand_ins_for_sbatch_and_srun(tmp_path):
+    """hydra/launcher=slurm end to end, Slurm's commands played by shell scripts: the batch
+    script asks for one CPU per job and sets one BLAS thread; the jobs run, the sweep merges
+    and reports."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in {"sbatch": SBATCH, "srun": SRUN, "sacct": "#!/bin/sh\n",
+                       "scancel": "#!/bin/sh\n"}.items():  # fmt: skip
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = os.environ | {"PATH": os.pathsep.join([str(bin_dir), os.environ["PATH"]])}
+    sweep = ["-m", "hydra/launcher=slurm", "hydra.launcher.partition=cpu", "optimizer.lr=0.01,0.1"]
+    out = _sgdlab([*sweep, *QUICK, "hydra.sweep.dir=sw"], tmp_path, env)
+    assert out.returncode == 0, out.stderr
+    script = (bin_dir / "submitted.sh").read_text()
+    for line in ("#SBATCH --cpus-per-task=1", "#SBATCH --partition=cpu", "#SBATCH --mem=2GB",
+                 "#SBATCH --array=0-1%2", "export OPENBLAS_NUM_THREADS=1"):  # fmt: skip
+        assert line in script, line
+    assert "sgdlab sweep: 2 runs" in out.stdout
+    assert all(j.status == "done" for j in jobs.states(tmp_path / "sw"))
+    assert (tmp_path / "sw" / "sweep.nc").is_file() and (tmp_path / "sw" / "report.html").is_file()
