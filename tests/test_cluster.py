@@ -3,6 +3,7 @@ rehearsal through submitit, Ray), a real ``sgdlab -m`` sweep through submitit's 
 (the ``cluster`` extra, which the ``test`` extra installs), and workers that follow the sweep
 process from further down the process tree, as submitit's jobs do."""
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -18,8 +19,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from analysis.collect import collect
-from sgdlab import jobs, lock, workers
+from sgdlab import jobs, launchers, lock, workers
 from sgdlab.config import conf_dir, register
+from sgdlab.errors import ConfigError
 
 LAUNCHERS = conf_dir() / "hydra" / "launcher"
 QUICK = ["steps=40", "replicates=2", "log.estimates.num=0"]
@@ -65,6 +67,24 @@ def test_help_lists_the_launchers_without_their_plugins_loading():
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("hydra/launcher:"))
     for name in ("joblib", "basic", "slurm", "local_cluster", "ray_cluster", "submitit_local"):
         assert name in line
+
+
+def test_a_launcher_that_cannot_run_here_is_one_line_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no srun
+    with pytest.raises(ConfigError, match=r"hydra/launcher='slurm': needs sbatch and srun on PATH"):
+        launchers.check("slurm")
+    launchers.check("local_cluster")  # the cluster extra is installed with the tests
+    launchers.check("joblib")
+    assert launchers.base_option("ray_cluster") == "ray"
+    if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
+        with pytest.raises(ConfigError, match="pip install hydra-ray-launcher"):
+            launchers.check("ray_cluster")
+    sweep = ["-m", "hydra/launcher=slurm", "hydra.sweep.dir=sw", *QUICK]
+    out = _sgdlab(sweep, tmp_path, os.environ | {"PATH": str(tmp_path)})
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert not (tmp_path / "sw").exists()
 
 
 # ------------------------------------------------------------------ workers down the tree
