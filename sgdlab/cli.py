@@ -36,7 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import jobs, lock, progress, workers
+from . import jobs, launchers, lock, progress, workers
 from .compose import (
     check_group_choices,
     compose,
@@ -199,6 +199,9 @@ def precheck(args: list[str]) -> None:
     check_group_choices(parsed, config_dir)
     if ns.help or ns.hydra_help or ns.cfg or ns.info or ns.shell_completion:
         return
+    for o in everything:  # the launcher's plugin (and Slurm's commands) must be here
+        if o.key_or_group == launchers.GROUP and not o.is_delete():
+            launchers.check(o.get_value_element_as_str(), config_dir)
     if ns.multirun:
         _check_sweep_base(parsed, config_dir)
     jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
