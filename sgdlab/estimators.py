@@ -101,6 +101,9 @@ def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
 
 
+# Minibatch gradients of a problem that provides a hand-fused ``grad`` (the same rules as its
+# tape, so the same bits; tests/test_fused_grads.py) call it, without a tape. False: the tape.
+FUSED = True
 # Minibatch gradients replay a recorded program (autodiff.replay) instead of tracing each step:
 # the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
 # tracer's per-operation cost. False: trace every step.
@@ -126,6 +129,8 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
+    if FUSED and problem.grad is not None:
+        return problem.grad(X, batch) / b
     if REPLAY:
         return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
     return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b

@@ -15,7 +15,7 @@ import autodiff.numpy as anp
 
 from ..errors import require
 from . import data
-from .base import BOUND, Constants, Problem, l2, lbfgs_minimum, linear
+from .base import BOUND, Constants, Problem, l2, l2_vjp, lbfgs_minimum, linear, linear_vjp
 
 
 def loss(x, batch, lam: float):
@@ -25,6 +25,20 @@ def loss(x, batch, lam: float):
     ridge term is left out altogether when λ = 0."""
     nll = anp.logistic_nll(linear(x, batch["X"]), batch["y"])
     return nll + l2(x, lam) if lam else nll
+
+
+def grad(x, batch, lam: float):
+    """Σᵢ ∇fᵢ(x_r) over the batch, (R, d) for x (R, d), without the tracer: the rules the tape
+    of :func:`loss` runs — logistic_nll's VJP σ(zᵢ) − yᵢ on the seed cotangent 1, then
+    :func:`~sgdlab.problems.base.linear_vjp` and the ridge's — so the same bits."""
+    x3 = x[:, None, :]
+    features = batch["X"]
+    z = linear(x3, features)
+    seed = np.ones(z.shape)  # the cotangent of each sample's loss in Σᵢ fᵢ
+    g = linear_vjp(anp.logistic_nll.vjps[0](seed, z, z, batch["y"]), x3, features)
+    if lam:
+        g = l2_vjp(features.shape[-2], x3, lam) + g
+    return g[:, 0, :]
 
 
 def exact(data_arrays, lam: float) -> Constants:
@@ -79,4 +93,5 @@ def build(cfg) -> Problem:
         np.zeros(X.shape[1]),
         functools.partial(exact, lam=lam),
         floats_per_sample=4 * X.shape[1] + 16,
+        grad=functools.partial(grad, lam=lam),
     )
