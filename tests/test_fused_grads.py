@@ -73,3 +73,21 @@ def test_runs_with_fused_gradients_equal_runs_with_tracing(name, optimizer, monk
     for var in ("x_final", "loss", "noise_sq", "grad_norm_sq_sum"):
         if var in traced:
             np.testing.assert_array_equal(fused[var].values, traced[var].values, err_msg=var)
+
+
+@pytest.mark.parametrize("name", list(FUSED))
+def test_full_passes_and_hessian_products_are_the_same_with_the_fused_gradient(name, monkeypatch):
+    """loss_and_grad (values and gradients, chunked) and the recorded Hessian operator give the
+    same bits whether they use the problem's fused gradient or trace its loss."""
+    problem = prepare(sgdlab.compose(FUSED[name])).problem
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, problem.d))
+    V = rng.standard_normal((3, problem.d))
+    out = {}
+    for fused in (False, True):
+        monkeypatch.setattr(est, "FUSED", fused)
+        loss, grad = est.loss_and_grad(problem, X, memory_mb=0.05)  # several chunks
+        hvp = est.hessian_operator(problem, X, memory_mb=0.05)(V)
+        out[fused] = (loss, grad, hvp)
+    for traced, fused, what in zip(out[False], out[True], ("loss", "grad", "hvp"), strict=True):
+        np.testing.assert_array_equal(fused, traced, err_msg=what)

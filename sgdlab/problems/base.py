@@ -13,10 +13,12 @@ A :class:`Problem` holds
 - ``floats_per_sample``: an estimate of the float64 numbers one (replicate, sample) pair keeps
   on the autodiff tape, used to chunk full passes under the memory cap;
 - ``grad`` (optional): ``grad(x, batch) -> (R, d)``, Σᵢ ∇fᵢ(x_r) over the batch for x of shape
-  (R, d), written without the tracer: the VJP rules of the primitives that ``loss`` records,
-  called directly in the order the tape runs them, so it gives the same bits as
-  differentiating ``loss`` (tests/test_fused_grads.py checks every built-in problem). The
-  minibatch step uses it instead of the tape; None: the tape (replayed).
+  (R, d), and with ``with_value=True`` the pair (Σᵢ fᵢ(x_r) (R,), that gradient): written
+  without the tracer, as the VJP rules of the primitives that ``loss`` records called directly
+  in the order the tape runs them, so it gives the same bits as differentiating ``loss``
+  (tests/test_fused_grads.py checks every built-in problem). Minibatch steps and full passes
+  use it instead of a tape, and Hessian-vector products differentiate it (it is written with
+  primitives); None: the tape.
 """
 
 from __future__ import annotations
@@ -133,20 +135,26 @@ def linear(x, features):
 
 def linear_vjp(g, x, features):
     """The cotangent of x (R, 1, d) for the cotangent g (R, m) of ``linear(x, features)``, i.e.
-    Σᵢ gᵢ·aᵢ per replicate, shape (R, 1, d), on plain arrays: the VJP rules of the primitives
-    :func:`linear` records (reshape or squeeze, then matmul's or vecdot's rule) called in the
-    order the tape runs them, on the same operands, so the same bits as differentiating it."""
+    Σᵢ gᵢ·aᵢ per replicate, shape (R, 1, d): the VJP rules of the primitives :func:`linear`
+    records (reshape or squeeze, then matmul's or vecdot's rule) called in the order the tape
+    runs them, on the same operands, so the same bits as differentiating it. Written with
+    primitives, so it can itself be differentiated (a Hessian-vector product)."""
     if x.shape[-2] == 1 and features.shape[-2] != 1:
         if features.shape[0] == 1:
-            flat = np.reshape(x, (x.shape[0], x.shape[-1]))
-            return np.reshape(anp.matmul.vjps[0](g, None, flat, features[0].T), x.shape)
-        rows = np.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
+            flat = anp.reshape(x, (x.shape[0], x.shape[-1]))
+            return anp.reshape(anp.matmul.vjps[0](g, None, flat, features[0].T), x.shape)
+        rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
         return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
     return anp.sum_to(anp.vecdot.vjps[0](g, None, x, features), x.shape)
 
 
+def half_square(r):
+    """½rᵢ² per sample, (R, m), for the residuals r (R, m)."""
+    return 0.5 * (r * r)
+
+
 def half_square_vjp(r):
-    """The cotangent of the residuals r (R, m) in Σᵢ ½rᵢ², as the tape of ``0.5 * (r * r)``
+    """The cotangent of the residuals r (R, m) in Σᵢ ½rᵢ², as the tape of :func:`half_square`
     computes it from the seed cotangent 1: multiply's rules give 0.5, then 0.5·rᵢ once per
     factor, added (that is rᵢ, in the same bits as the tape)."""
     part = (np.ones(r.shape) * 0.5) * r

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+import autodiff.numpy as anp
+
 from ..errors import require
 from .base import (
     Constants,
     Problem,
+    half_square,
     half_square_vjp,
     least_squares_variance,
     linear,
@@ -22,17 +25,18 @@ from .base import (
 
 def loss(x, batch):
     """fᵢ(x) = ½(aᵢᵀx − bᵢ)²; x (R, m|1, d), A (R|1, m, d), b (R|1, m) → (R, m)."""
-    r = linear(x, batch["A"]) - batch["b"]
-    return 0.5 * (r * r)
+    return half_square(linear(x, batch["A"]) - batch["b"])
 
 
-def grad(x, batch):
-    """Σᵢ ∇fᵢ(x_r) = Σᵢ rᵢaᵢ over the batch, (R, d) for x (R, d), without the tracer: the rules
-    the tape of :func:`loss` runs, so the same bits."""
+def grad(x, batch, with_value: bool = False):
+    """Σᵢ ∇fᵢ(x_r) = Σᵢ rᵢaᵢ over the batch, (R, d) for x (R, d) (and Σᵢ fᵢ(x_r), (R,), first
+    when ``with_value``), without the tracer: the rules the tape of :func:`loss` runs, so the
+    same bits."""
     x3 = x[:, None, :]
     features = batch["A"]
     r = linear(x3, features) - batch["b"]
-    return linear_vjp(half_square_vjp(r), x3, features)[:, 0, :]
+    g = linear_vjp(half_square_vjp(r), x3, features)[:, 0, :]
+    return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
 def exact(data) -> Constants:

@@ -11,24 +11,24 @@ import numpy as np
 import autodiff.numpy as anp
 
 from ..errors import ConfigError, require
-from .base import Constants, Problem, half_square_vjp, least_squares_variance
+from .base import Constants, Problem, half_square, half_square_vjp, least_squares_variance
 
 
 def loss(x, batch):
     """fᵢ(x) = ½(aᵢx − bᵢ)²; x (R, m|1, 1), a and b (R|1, m) → (R, m)."""
-    r = x[..., 0] * batch["a"] - batch["b"]
-    return 0.5 * (r * r)
+    return half_square(x[..., 0] * batch["a"] - batch["b"])
 
 
-def grad(x, batch):
-    """Σᵢ aᵢ(aᵢx_r − bᵢ) over the batch, (R, 1) for x (R, 1), without the tracer: the rules the
-    tape of :func:`loss` runs (multiply's, summed to x[..., 0], then getitem's), so the same
-    bits."""
+def grad(x, batch, with_value: bool = False):
+    """Σᵢ aᵢ(aᵢx_r − bᵢ) over the batch, (R, 1) for x (R, 1) (and Σᵢ fᵢ(x_r), (R,), first when
+    ``with_value``), without the tracer: the rules the tape of :func:`loss` runs (multiply's,
+    summed to x[..., 0], then getitem's), so the same bits."""
     x3 = x[:, None, :]
     a = batch["a"]
     r = x3[..., 0] * a - batch["b"]
     dx0 = anp.sum_to(half_square_vjp(r) * a, (x.shape[0], 1))
-    return anp.getitem.vjps[0](dx0, None, x3, (Ellipsis, 0))[:, 0, :]
+    g = anp.getitem.vjps[0](dx0, None, x3, (Ellipsis, 0))[:, 0, :]
+    return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
 def exact(data) -> Constants:
