@@ -17,6 +17,10 @@ Lanczos made and σ² from the same number of per-sample gradients; the running 
 minibatch gradient per unlogged step). Also reported: the overhead of the main grid alone.
 Memory: peak RSS of a child process running R = 256 replicates with geometric logging; target
 < 1 GB.
+
+On a shared machine run it with ``OPENBLAS_NUM_THREADS=1`` (how sgdlab's jobs run, see
+``hydra.job.env_set``): under load, BLAS threads waiting for a core make wall times, and above
+all the in-run logging time against the floor's best-of-three, meaningless.
 """
 
 from __future__ import annotations
