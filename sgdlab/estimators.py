@@ -74,6 +74,8 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
 
 
 def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
+    if FUSED and problem.grad is not None:
+        return problem.grad(X, batch, with_value=True)
     out, vjp_fn = autodiff.vjp(lambda Z: anp.sum(problem.loss(Z, batch), axis=-1), X[:, None, :])
     return out, vjp_fn(np.ones(X.shape[0]))[0][:, 0, :]
 
@@ -101,6 +103,9 @@ def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
 
 
+# Minibatch gradients of a problem that provides a hand-fused ``grad`` (the same rules as its
+# tape, so the same bits; tests/test_fused_grads.py) call it, without a tape. False: the tape.
+FUSED = True
 # Minibatch gradients replay a recorded program (autodiff.replay) instead of tracing each step:
 # the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
 # tracer's per-operation cost. False: trace every step.
@@ -126,6 +131,8 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
+    if FUSED and problem.grad is not None:
+        return problem.grad(X, batch) / b
     if REPLAY:
         return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
     return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
@@ -212,13 +219,10 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     symmetric), about 3x cheaper per product than a forward-over-reverse ``hvp`` that evaluates
     f again. The records kept stay under ``memory_mb``; chunks beyond it are recomputed."""
     m, batches = _subset_batches(problem, X.shape[0], memory_mb, index)
-    X3 = X[:, None, :]
     recorded, recomputed, used = [], [], 0
     for batch in batches:
         if used < memory_mb * 2**20:
-            _, vjp_fn = autodiff.vjp(
-                lambda Z, batch=batch: _summed_loss_grad(Z, problem.loss, batch), X3
-            )
+            vjp_fn = _gradient_vjp(problem, X, batch)
             used += vjp_fn.nbytes()
             recorded.append(vjp_fn)
         else:
@@ -227,12 +231,33 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     def apply(V: np.ndarray) -> np.ndarray:
         out = np.zeros_like(X)
         for vjp_fn in recorded:
-            out += vjp_fn(V[:, None, :])[0][:, 0, :]
+            out += vjp_fn(V)
         for batch in recomputed:
             out += _chunk_hvp(problem, X, V, batch)
         return out / m
 
     return apply
+
+
+def _gradient_vjp(problem: Problem, X: np.ndarray, batch):
+    """V (R, d) ↦ the VJP of X ↦ ∇ Σ loss(X, batch) with cotangent V, recorded once: the
+    problem's fused gradient (a shorter record, no loss values) when it has one, else the
+    traced gradient (the same bits either way); ``.nbytes()`` is the record's size."""
+    if FUSED and problem.grad is not None:
+        _, fused_vjp = autodiff.vjp(lambda Z: problem.grad(Z, batch), X)
+
+        def vjp_fn(V):
+            return fused_vjp(V)[0]
+
+        vjp_fn.nbytes = fused_vjp.nbytes
+        return vjp_fn
+    _, traced_vjp = autodiff.vjp(lambda Z: _summed_loss_grad(Z, problem.loss, batch), X[:, None, :])
+
+    def vjp_fn(V):
+        return traced_vjp(V[:, None, :])[0][:, 0, :]
+
+    vjp_fn.nbytes = traced_vjp.nbytes
+    return vjp_fn
 
 
 def _chunk_hvp(problem: Problem, X: np.ndarray, V: np.ndarray, batch):
