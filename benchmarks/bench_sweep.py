@@ -29,7 +29,7 @@ from pathlib import Path
 
 SEEDS = "seed=" + ",".join(str(s) for s in range(8))
 SHORT = ["steps=400", "replicates=16"]
-LONG = ["problem=logistic", "steps=6000", "replicates=32"]
+LONG = ["problem=logistic", "steps=30000", "replicates=64"]
 NO_REPORT = "~hydra.callbacks.report"
 REPORT_S = re.compile(r"report: .* \((\d+(?:\.\d+)?) s\)")
 JOB_S = re.compile(r"^sgdlab: problem=.* \((\d+(?:\.\d+)?) s\)$", re.MULTILINE)

@@ -65,7 +65,7 @@ class SweepSummary(Callback):
         """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
         jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
         workers.pin_environment(config.hydra.job.env_set)
-        workers.warm_joblib(config.hydra.launcher)
+        workers.warm(config.hydra.launcher)
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             planned = sweep_jobs(config)

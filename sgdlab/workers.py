@@ -117,48 +117,38 @@ def _warm_worker() -> int:
     return os.getpid()
 
 
-def warm_joblib(launcher) -> threading.Thread | None:
-    """Start the joblib launcher's worker processes now, each importing what a job needs in
-    the background while the sweep still composes and lists its jobs.
+def process_count(n_jobs: int) -> int:
+    """How many processes a local sweep uses for ``n_jobs`` (joblib's rule: -1 is one per
+    core, -2 all but one...), the sweep's own included."""
+    from joblib import effective_n_jobs
 
-    ``launcher`` is the ``hydra.launcher`` config; only the loky backend of Hydra's joblib
-    launcher is warmed (joblib reuses one executor of the same size for the launcher's own
-    ``Parallel`` call, so the jobs land on these warm workers). Returns the thread, or None
-    when there is nothing to warm. Call it from the sweep's main thread, after
-    :func:`pin_environment`."""
-    if "joblib" not in str(launcher.get("_target_", "")):
+    return max(1, effective_n_jobs(n_jobs))
+
+
+def pool(workers: int):
+    """The loky executor of ``workers`` processes that local sweeps share (joblib's reusable
+    executor: the same processes for every call with this size while they are alive)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=POOL_IDLE_S)
+
+
+POOL_IDLE_S = 300  # a worker idle this long exits (the sweep has ended)
+
+
+def warm(launcher) -> list | None:
+    """Start the local launcher's worker processes now (``hydra.launcher``: sgdlab's local
+    launcher, ``hydra_plugins/sgdlab_local``), each importing what a job needs, while the
+    sweep still lists its jobs; returns the warm-up's futures, None when there is nothing to
+    warm. Call it from the sweep's main thread, after :func:`pin_environment`: a worker
+    dies with the thread that started it (``PR_SET_PDEATHSIG``, see :func:`follow_parent`)."""
+    if not str(launcher.get("_target_", "")).startswith("hydra_plugins.sgdlab_local."):
         return None
-    if launcher.get("backend") not in (None, "loky") or launcher.get("require") == "sharedmem":
+    n = process_count(launcher.get("n_jobs", -1)) - 1  # the sweep's own process is one
+    if n < 1:
         return None
-    # The launcher's own Parallel arguments, prepared as it prepares them: joblib reuses its
-    # executor only for a Parallel call with the same worker count and memmapping settings.
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
-    from omegaconf import OmegaConf
-
-    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
-    kwargs["backend"] = "loky"
-    process_joblib_cfg(kwargs)
-
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    # Dispatched from this thread, which lives as long as the sweep: a worker dies with the
-    # thread that started it (PR_SET_PDEATHSIG, see follow_parent). Another thread only
-    # collects the warm-up's results.
-    n = effective_n_jobs(kwargs.get("n_jobs", -1))
     try:
-        results = Parallel(**kwargs, return_as="generator_unordered")(
-            delayed(_warm_worker)() for _ in range(n)
-        )
+        executor = pool(n)
+        return [executor.submit(_warm_worker) for _ in range(n)]
     except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
         return None
-
-    def drain() -> None:
-        try:
-            for _ in results:
-                pass
-        except Exception:  # noqa: BLE001 - as above
-            pass
-
-    thread = threading.Thread(target=drain, daemon=True, name="sgdlab-warm-workers")
-    thread.start()
-    return thread

@@ -1,0 +1,86 @@
+"""sgdlab's local launcher (``hydra/launcher=local``, the default in ``conf/config.yaml``).
+
+Hydra's joblib launcher, with the sweep's own process as one of its ``n_jobs`` processes: it
+runs jobs itself (as ``hydra/launcher=basic`` would) while ``n_jobs - 1`` loky worker
+processes (:func:`sgdlab.workers.pool`, started and warmed when the sweep starts) run the
+others; each process takes the next job when it is free. So a sweep of short jobs is never
+slower than the same jobs in sequence (the sweep starts on its first job at once, the workers
+join as soon as they have imported), and long jobs run ``n_jobs`` at a time.
+
+(A Hydra plugin module: Hydra takes launchers only from the ``hydra_plugins`` package.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import wait
+from pathlib import Path
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
+from hydra_plugins.hydra_joblib_launcher._core import execute_job
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+
+log = logging.getLogger(__name__)
+
+
+class LocalLauncher(JoblibLauncher):
+    """Hydra's joblib launcher whose own process runs jobs too (see the module docstring);
+    it takes the joblib launcher's settings, of which it reads ``n_jobs``."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        """Run every job, in this process and in the pool's workers; their JobReturns in
+        job order (a worker's exception is raised once every job has ended)."""
+        from sgdlab import workers
+
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        processes = workers.process_count(self.joblib.get("n_jobs", -1))
+        log.info(
+            f"Launching {len(job_overrides)} jobs on {processes} processes (this one and "
+            f"{processes - 1} joblib workers), sweep output dir: {self.config.hydra.sweep.dir}"
+        )
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        todo = deque(enumerate(job_overrides, start=initial_job_idx))
+        args = (self.hydra_context, self.config, self.task_function, Singleton.get_state())
+        returns: dict[int, JobReturn] = {}
+        futures, lock = [], threading.Lock()
+
+        def take():
+            with lock:
+                return todo.popleft() if todo else None
+
+        def submit(pool) -> None:  # the next job to a worker that is free
+            item = take()
+            if item is None:
+                return
+            future = pool.submit(execute_job, *item, *args)
+            with lock:
+                futures.append((item[0], future))
+            future.add_done_callback(lambda _: submit(pool))
+
+        pool = workers.pool(processes - 1) if processes > 1 and len(todo) > 1 else None
+        for _ in range(processes - 1 if pool is not None else 0):
+            submit(pool)
+        while (item := take()) is not None:  # this process works too
+            returns[item[0]] = execute_job(*item, *args)
+        while True:  # the workers' jobs, including those submitted while waiting
+            with lock:
+                pending = [f for _, f in futures if not f.done()]
+            if not pending:
+                break
+            wait(pending)
+        errors = []
+        for idx, future in futures:
+            if future.exception() is not None:
+                errors.append(future.exception())
+            else:
+                returns[idx] = future.result()
+        if errors:
+            raise errors[0]
+        return [returns[idx] for idx in sorted(returns)]
