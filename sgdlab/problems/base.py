@@ -111,8 +111,10 @@ class Problem:
 # Replicates per matrix product in a pass over shared samples. A BLAS product's row r depends on
 # how many rows the product has (other kernels handle the edge rows, threads split large ones),
 # so products of a fixed number of rows keep replicate r's bits the same whatever R and however
-# the replicates are chunked; 16 rows cost about 1.5x one (R, d)·(d, m) product (measured).
-ROW_BLOCK = 16
+# the replicates are chunked. 8 rows: small R pads little (R = 8 on logistic n = 10,000, d = 50:
+# passes 1.5-1.9x the one-product time with 8 rows, 2.3x with 16); at R = 32, 8 to 32 rows cost
+# the same (measured).
+ROW_BLOCK = 8
 
 
 def _in_row_blocks(x, features_t):
