@@ -36,8 +36,10 @@ from .problems import Problem
 CACHE_FRIENDLY_PAIRS = 2**16
 
 
-# One replicate's share of a chunk of samples, in bytes of tape: it fixes the samples per chunk.
-CHUNK_BYTES = 2**20
+# One replicate's share of a chunk of samples, in bytes of tape, and at most the cache-friendly
+# samples for 32 replicates (the default R): together they fix the samples per chunk.
+CHUNK_BYTES = 2**22
+CHUNK_SAMPLES = CACHE_FRIENDLY_PAIRS // 32
 # The largest ``factor`` of a pass (a recorded Hessian operator: the tape of the gradient and
 # of its vector-Jacobian product); sgdlab.validation refuses a memory_mb below one such block.
 MAX_FACTOR = 3
@@ -49,14 +51,14 @@ def blocks(
     """(replicates, samples) per block of a pass of R replicates over m samples, each block
     keeping about R_b·m_b·floats_per_sample·factor float64s.
 
-    The samples per chunk m_b depend on the problem alone (:data:`CHUNK_BYTES` per replicate),
-    never on R or ``memory_mb``, so that replicate r's sum over the samples is added in the same
+    The samples per chunk m_b depend on the problem alone (:data:`CHUNK_BYTES` per replicate,
+    at most :data:`CHUNK_SAMPLES`), never on R or ``memory_mb``, so that replicate r's sum over the samples is added in the same
     order whatever R and however the replicates are blocked. The replicates per block R_b make
     the block fit in ``memory_mb`` (at least one) and keep its largest temporaries, of ``width``
     floats per (replicate, sample) pair (d for per-sample gradients), near
     :data:`CACHE_FRIENDLY_PAIRS` floats. Iterate ``_chunks(R, R_b)`` outside
     ``_chunks(m, m_b)``."""
-    m_b = max(1, min(samples, CHUNK_BYTES // (problem.floats_per_sample * 8)))
+    m_b = max(1, min(samples, CHUNK_SAMPLES, CHUNK_BYTES // (problem.floats_per_sample * 8)))
     by_memory = int(memory_mb * 2**20 // (m_b * problem.floats_per_sample * factor * 8))
     by_cache = max(1, CACHE_FRIENDLY_PAIRS // (m_b * width))
     return max(1, min(replicates, by_memory, by_cache)), m_b
