@@ -16,6 +16,8 @@ off)::
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from hydra.core.utils import JobStatus
@@ -47,6 +49,11 @@ class Report(Callback):
             return  # the job failed (and said so)
         self._report(lambda: _run_report(out_dir / config.output, out_dir, self.alpha))
 
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Import what the report needs (plotting, statistics) in the background while the
+        jobs run: this process only waits for its workers then."""
+        threading.Thread(target=_import_report, daemon=True, name="sgdlab-report-imports").start()
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """Collect and report the sweep in ``config.hydra.sweep.dir``."""
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -54,6 +61,7 @@ class Report(Callback):
 
     @staticmethod
     def _report(write) -> None:
+        start = time.perf_counter()
         try:
             verdict, html = write()
         except Exception as err:  # noqa: BLE001 - the runs are written; say why the report is not
@@ -62,7 +70,14 @@ class Report(Callback):
             log_traceback(f"the report failed: {why}")
             fail(f"the report failed: {one_line(why)} (sgdlab-report DIR retries it)")
             return
-        say(f"  {verdict}", f"  report: {html}")
+        say(f"  {verdict}", f"  report: {html} ({time.perf_counter() - start:.1f} s)")
+
+
+def _import_report() -> None:
+    try:
+        from . import collect, figures, report  # noqa: F401
+    except Exception:  # noqa: BLE001 - the report imports them again, and says what fails
+        pass
 
 
 def _run_report(dataset: Path, out_dir: Path, alpha: float) -> tuple[str, Path]:

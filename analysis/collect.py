@@ -20,11 +20,12 @@ by its overrides in ``attrs["failed_jobs"]`` and ``attrs["missing_jobs"]`` (YAML
 must be an sgdlab dataset of a schema version this sgdlab reads (else a one-line
 :class:`sgdlab.io.DatasetError`).
 
-The files are opened lazily with dask when it is installed (so sweeps larger than memory still
-merge); without dask each job is loaded into memory. The jobs are concatenated along one
-dimension and unstacked into the swept keys, in time and memory linear in the number of jobs
-(``benchmarks/bench_collect.py`` merges 1,000 job files); xarray's cache of open files is
-enlarged to hold them all.
+A sweep whose job files hold more than ``EAGER_BYTES`` on disk is opened lazily with dask when
+it is installed (so sweeps larger than memory still merge); a smaller one, or any sweep without
+dask, is loaded into memory (computing a small sweep chunk by chunk costs more than loading
+it). The jobs are concatenated along one dimension and unstacked into the swept keys, in time
+and memory linear in the number of jobs (``benchmarks/bench_collect.py`` merges 1,000 job
+files); xarray's cache of open files is enlarged to hold them all.
 """
 
 from __future__ import annotations
@@ -126,11 +127,25 @@ def _keep_open(n_files: int) -> None:
         pass  # not on this platform: the cache still holds what it can
 
 
-def _open(path: Path) -> xr.Dataset:
-    if importlib.util.find_spec("dask") is not None:
+EAGER_BYTES = 256 * 2**20  # job files up to this size in all are loaded into memory
+
+
+def _open(path: Path, lazy: bool) -> xr.Dataset:
+    if lazy and importlib.util.find_spec("dask") is not None:
         return open_dataset(path, chunks={})
     with open_dataset(path) as ds:
         return ds.load()
+
+
+def _on_disk(paths: list[Path]) -> int:
+    """The files' total size in bytes (an unreadable one counts 0: opening it says why)."""
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return total
 
 
 def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
@@ -146,7 +161,8 @@ def collect(sweep_dir: str | Path, output: str | None = None) -> xr.Dataset:
     keys = swept_keys([o for _, o in jobs])
     coords = {k: _coord([o.get(k) for _, o in jobs]) for k in keys}
     _keep_open(len(jobs))
-    parts = [_open(path) for path, _ in jobs]
+    lazy = _on_disk([path for path, _ in jobs]) > EAGER_BYTES  # small: no dask overhead
+    parts = [_open(path, lazy) for path, _ in jobs]
     attr_names = list(dict.fromkeys(a for ds in parts for a in ds.attrs))
     varying = [
         a for a in attr_names if len({repr(ds.attrs.get(a)) for ds in parts}) > 1 or a == "config"

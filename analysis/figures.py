@@ -211,8 +211,9 @@ def _hue_label(values, keys: tuple[str, ...]):
     as in the sweep's coordinates; a row-wise apply would turn an all-numeric row into floats)."""
     if len(keys) == 1:
         return values[keys[0]]
-    if isinstance(values, pd.DataFrame):
-        return values[list(keys)].astype(str).agg(", ".join, axis=1)
+    if isinstance(values, pd.DataFrame):  # (agg over the rows of an empty frame gives a frame)
+        rows = values[list(keys)].astype(str).itertuples(index=False)
+        return pd.Series([", ".join(row) for row in rows], index=values.index, dtype=object)
     return ", ".join(str(values[k]) for k in keys)
 
 

@@ -11,7 +11,7 @@ from . import numpy as anp
 from .collector import paused
 from .core import Box, JVPNode, new_trace, plain, shape_of
 from .reverse import backward, start
-from .tree import LEAF, leaf_paths, tree_flatten, tree_map, tree_unflatten
+from .tree import LEAF, float_leaf_problem, leaf_paths, tree_flatten, tree_map, tree_unflatten
 
 MODES = ("rev", "fwd")
 
@@ -289,8 +289,9 @@ def hvp(f, x, v, has_aux: bool = False):
 def jacobian(f, argnums: int = 0, mode: str = "rev", has_aux: bool = False):
     """``f`` → function returning the Jacobian ∂f/∂x of shape ``out.shape + x.shape``.
 
-    ``x`` (argument ``argnums``) may be a pytree: the Jacobian then has its structure, each
-    leaf of shape ``out.shape + leaf.shape``; ``f`` returns one array. ``mode="rev"`` builds
+    ``x`` (argument ``argnums``) and f's output may be pytrees: the Jacobian then has the
+    output's structure, each of its leaves a pytree of x's structure whose leaves have shape
+    ``out_leaf.shape + x_leaf.shape`` (as JAX). ``mode="rev"`` builds
     it row by row, one backward pass per output entry; ``mode="fwd"`` column by column, one
     forward pass per input entry. Pick the one with the fewer passes: rev for few outputs,
     fwd for few inputs. With ``has_aux=True``, f returns ``(out, aux)`` and the answer is
@@ -320,7 +321,15 @@ def jacobian(f, argnums: int = 0, mode: str = "rev", has_aux: bool = False):
             if has_aux:
                 res, aux = _split_aux(res, "jacobian")
                 side.setdefault("aux", _strip(aux, ls[0].trace if ls else -1))
-            return res
+            outs, out_def = tree_flatten(res)
+            if not outs:  # None, or empty containers: nothing to differentiate
+                _check_output(res, "jacobian")
+            side["out"] = out_def, [shape_of(o) for o in outs]
+            if out_def is LEAF:
+                return res
+            # a pytree of outputs: one vector of all their entries, cut apart afterwards
+            outs = [anp.reshape(_check_output(o, "jacobian"), (-1,)) for o in outs]
+            return anp.concatenate(outs)
 
         shapes = [shape_of(leaf) for leaf in leaves]
         sizes = [int(np.prod(s)) for s in shapes]
@@ -349,7 +358,9 @@ def jacobian(f, argnums: int = 0, mode: str = "rev", has_aux: bool = False):
                     anp.stack(cols, axis=-1) if cols else np.zeros((int(np.prod(out_shape)), 0))
                 )
                 jac.append(anp.reshape(stacked, out_shape + shape))
-        jac = tree_unflatten(x_def, jac)
+        if "out" not in side:
+            f_of_leaves(*leaves)
+        jac = _cut_outputs(jac, *side["out"], shapes, x_def)
         if has_aux:
             if "aux" not in side:
                 f_of_leaves(*leaves)
@@ -441,23 +452,14 @@ def _check_output(out, op: str):
 def _check_differentiable(x, f, i: int, op: str, path: str = "") -> None:
     """Raise a TypeError naming argument ``i`` of ``f`` (and the leaf's ``path`` in it) unless
     x is a float scalar or array."""
-    value = plain(x)
-    if type(value) is float or (type(value) is np.ndarray and value.dtype.kind == "f"):
-        return  # the common cases, without the slower checks below
+    problem = float_leaf_problem(plain(x))
+    if problem is None:
+        return
     name = _arg_name(f, i) + path
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (float, int, np.ndarray, np.generic)
-    ):
-        raise TypeError(
-            f"{op}: {name} is a {type(value).__name__}; only float scalars and float NumPy arrays "
-            "can be differentiated (wrap lists with np.asarray(..., dtype=float))"
-        )
-    dt = np.result_type(value)
-    if not np.issubdtype(dt, np.floating):
-        raise TypeError(
-            f"{op}: {name} has dtype {dt}; only floating-point inputs can be differentiated "
-            "(write 2.0 instead of 2, or use x.astype(float))"
-        )
+    raise TypeError(
+        f"{op}: {name} {problem}; only float scalars and float NumPy arrays can be "
+        "differentiated (write 2.0 instead of 2, np.asarray(..., dtype=float) for lists)"
+    )
 
 
 _CONTAINERS = (dict, list, tuple)
@@ -475,6 +477,23 @@ def _check_tree(args, nums, f, op: str) -> None:
             raise TypeError(f"{op}: {_arg_name(f, i)} is an empty {type(a).__name__}: no arrays")
         for path, leaf in zip(leaf_paths(treedef), leaves, strict=True):
             _check_differentiable(leaf, f, i, op, path)
+
+
+def _cut_outputs(jac: list, out_def, out_shapes: list, x_shapes: list, x_def):
+    """The Jacobian's pytree from one block per x leaf (rows: f's output leaves' entries, one
+    after another): f's output structure of x's structure."""
+    if out_def is LEAF:
+        return tree_unflatten(x_def, jac)
+    blocks, start = [], 0
+    for out_shape in out_shapes:
+        n = int(np.prod(out_shape))
+        parts = [
+            anp.reshape(block[start : start + n], out_shape + x_shape)
+            for block, x_shape in zip(jac, x_shapes, strict=True)
+        ]
+        blocks.append(tree_unflatten(x_def, parts))
+        start += n
+    return tree_unflatten(out_def, blocks)
 
 
 def _is_namedtuple(x) -> bool:

@@ -17,7 +17,7 @@ import functools
 import warnings
 
 from .core import BatchNode, Box, new_trace, shape_of
-from .tree import LEAF, TreeDef, tree_flatten, tree_unflatten
+from .tree import LEAF, TreeDef, leaf_paths, tree_flatten, tree_unflatten
 
 _WARNED: set[str] = set()
 
@@ -111,9 +111,12 @@ def vmap(f, in_axes=0, out_axes=0):
     for an argument that is the same for every example (not mapped), or a tuple with one
     entry per argument, each an int, None or a pytree of them matching the argument
     (arguments may be pytrees). ``out_axes`` says where the batch axis goes in the answer,
-    likewise for f's output pytree. Every mapped input must have the same batch size B; the
-    answer has f's output structure, each leaf of shape B plus the example's shape (at
-    ``out_axes``). Example: per-example gradients ``vmap(grad(loss), in_axes=(None, 0))``.
+    likewise for f's output pytree (an int or None for every output, or a pytree prefix of
+    the output with an int or None per leaf or subtree). Every mapped input must have the
+    same batch size B; the answer has f's output structure, each leaf of shape B plus the
+    example's shape (at ``out_axes``), or, where out_axes is None, the leaf as f returned it
+    for every example alike (an error if it depends on the mapped inputs). Example:
+    per-example gradients ``vmap(grad(loss), in_axes=(None, 0))``.
     """
 
     in_cache: dict = {}  # the axis of each input leaf, by the inputs' structure
@@ -151,15 +154,23 @@ def vmap(f, in_axes=0, out_axes=0):
         if leaf_axes is None:
             leaf_axes = out_cache[out_def] = _leaf_axes(out_axes, out, out_def, "out_axes")
         outs = []
-        for leaf, ax in zip(out_leaves, leaf_axes, strict=True):
-            if type(leaf) is Box and leaf.trace == trace:
+        for k, (leaf, ax) in enumerate(zip(out_leaves, leaf_axes, strict=True)):
+            batched = type(leaf) is Box and leaf.trace == trace
+            if ax is None:
+                if batched:
+                    where = leaf_paths(out_def)[k]
+                    raise ValueError(
+                        f"vmap: out_axes is None for output{where}, but it depends on the "
+                        "mapped inputs (it differs between examples); give out_axes an int there"
+                    )
+                outs.append(leaf)
+                continue
+            if batched:
                 value = leaf.value
             else:
                 from . import numpy as anp
 
                 value = anp.broadcast_to(leaf, (size, *shape_of(leaf)))
-            if ax is None:
-                raise ValueError("vmap: out_axes None is not supported; give an int")
             outs.append(value if ax == 0 else _moveaxis(value, 0, ax))
         return tree_unflatten(out_def, outs)
 

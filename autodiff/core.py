@@ -39,6 +39,9 @@ _trace_ids = itertools.count()
 # values in replay_reads: a branch or comparison on it makes the recording not replayable.
 replay_watch = -1
 replay_reads: list = []
+# The kwargs of an input node that holds data rather than a differentiated input (replay's data
+# leaves): what is computed from such nodes alone is a constant, e.g. an index read from data.
+CONSTANT: dict = {}
 
 
 def new_trace() -> int:
@@ -111,6 +114,41 @@ def unbox(x):
             return x if inner is x.value else Box(inner, x.trace, x.node)
         x = x.value
     return x
+
+
+def unbox_index(x):
+    """An index (or any argument without a derivative) with its differentiation boxes removed,
+    as :func:`unbox`, except a box of the trace :mod:`autodiff.replay` records when it is
+    computed from data alone (:func:`is_constant`): that box stays, so the recorded program
+    reads the index from the data on every replay instead of freezing its recorded value."""
+    if type(x) is not Box:
+        return x
+    if type(x.node) is BatchNode:
+        inner = unbox_index(x.value)
+        return x if inner is x.value else Box(inner, x.trace, x.node)
+    if x.trace == replay_watch and type(x.node) is VJPNode and is_constant(x.node):
+        return x
+    if x.trace == replay_watch:
+        replay_reads.append(x.trace)
+    return unbox_index(x.value)
+
+
+def is_constant(node) -> bool:
+    """Whether a reverse-mode node depends on no differentiated input: every input it comes
+    from is a data node (kwargs :data:`CONSTANT`). Its derivative is never needed, so a
+    primitive may take it where it has no VJP rule (an index)."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.prim is None:
+            if n.kwargs is not CONSTANT:
+                return False
+        else:
+            stack.extend(p for _, p in n.parents)
+    return True
 
 
 def plain(x):
@@ -234,8 +272,8 @@ class Primitive:
                 ans = self(*argvals, **kwargs) if outer else self.fun(*argvals, **kwargs)
             except TypeError as err:
                 raise _bad_call(self, argvals, kwargs, err) from None
-            for i, _ in parents:
-                if i not in self.vjps:
+            for i, p in parents:
+                if i not in self.vjps and not is_constant(p):
                     raise _missing_rule(self.name, i, "reverse")
             tape = first.tape()
             if tape is None:

@@ -20,6 +20,12 @@ How it decides (each rule is checked when the program is recorded):
   met a value of another, outer differentiation, or whose output is not a scalar traced from
   x. For such a signature every call is traced as usual (``strict=True``: a
   :class:`NotReplayable` error giving the reason instead);
+- an index computed from the data alone (a label) is not such a read: the data leaves are
+  recorded as constant inputs (:data:`autodiff.core.CONSTANT`), a primitive may take what is
+  computed from them where it has no VJP rule, and indexing keeps them traced
+  (:func:`autodiff.core.unbox_index`), so the index is a slot read on every replay;
+- a vmapped f is recorded like any other: each primitive's batching rule runs while it is
+  recorded, so the program holds the batched NumPy calls and replays without vmap;
 - arguments that are themselves traced (a replay inside another differentiation) are traced.
 
 What the program cannot see, and so must not happen: f reading state other than its
@@ -106,7 +112,8 @@ def record(f, x, data) -> tuple[Program | None, str]:
     trace = new_trace()
     tape = Tape()
     ref = weakref.ref(tape)
-    inputs = [Box(v, trace, VJPNode(None, (), {}, v, (), ref)) for v in (x, *leaves)]
+    inputs = [Box(x, trace, VJPNode(None, (), {}, x, (), ref))]
+    inputs += [Box(v, trace, VJPNode(None, (), core.CONSTANT, v, (), ref)) for v in leaves]
     previous, core.replay_watch = core.replay_watch, trace
     reads = len(core.replay_reads)
     try:

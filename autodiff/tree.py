@@ -11,6 +11,8 @@ its inputs and outputs with this one module.
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class TreeDef:
     """The shape of a pytree without its leaves: a container kind, its keys and children."""
@@ -136,3 +138,17 @@ def _walk(d: TreeDef, path: str, out: list) -> None:
     keys = d.meta if d.kind is dict else range(len(d.children))
     for k, c in zip(keys, d.children, strict=True):
         _walk(c, f"{path}[{k!r}]", out)
+
+
+def float_leaf_problem(value) -> str | None:
+    """Why ``value`` (a plain leaf, boxes removed) is not a float scalar or float array, as
+    the end of a sentence ("is a str", "has dtype int64"); None when it is one. The one test
+    behind both the differentiation functions' argument check and sgdlab's parameters."""
+    if type(value) is float or (type(value) is np.ndarray and value.dtype.kind == "f"):
+        return None  # the common cases, without the slower checks below
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (float, int, np.ndarray, np.generic)
+    ):
+        return f"is a {type(value).__name__}"
+    dt = np.result_type(value)
+    return None if np.issubdtype(dt, np.floating) else f"has dtype {dt}"

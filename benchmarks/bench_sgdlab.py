@@ -17,6 +17,10 @@ Lanczos made and σ² from the same number of per-sample gradients; the running 
 minibatch gradient per unlogged step). Also reported: the overhead of the main grid alone.
 Memory: peak RSS of a child process running R = 256 replicates with geometric logging; target
 < 1 GB.
+
+On a shared machine run it with ``OPENBLAS_NUM_THREADS=1`` (how sgdlab's jobs run, see
+``hydra.job.env_set``): under load, BLAS threads waiting for a core make wall times, and above
+all the in-run logging time against the floor's best-of-three, meaningless.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 import yaml
 
 N, D, B, R, T = 10_000, 50, 32, 64, 2_000
+PRODUCTS = 100  # the floor of the running sums times this many products in a row
 LR, LAM = 0.05, 0.01
 COMMON = ["problem=logistic", f"problem.n={N}", f"problem.d={D}", f"problem.lam={LAM}",
           "optimizer=sgd", f"optimizer.lr={LR}", "sampler=with_replacement",
@@ -115,19 +120,24 @@ def hand_written_logging_floor(problem, ds) -> tuple[float, float, float]:
         G = P[:, :, None] * Xs + LAM * W[:, None, :] - grad[:, None, :]
         return (G * G).sum(axis=(1, 2)) / m
 
-    batch = rng.integers(0, n, size=(R, int(cfg["batch_size"])))
+    # a fresh random minibatch per product, as in the run (one batch reused would stay in cache)
+    batches = [rng.integers(0, n, size=(R, int(cfg["batch_size"]))) for _ in range(PRODUCTS)]
 
-    def product(W, g):  # an independent minibatch gradient h and ⟨g, h⟩
+    def product(W, g, batch):  # an independent minibatch gradient h and ⟨g, h⟩
         Xb, yb = np.take(A, batch, axis=0), np.take(y, batch, axis=0)
         P = sigmoid(np.einsum("rbd,rd->rb", Xb, W)) - yb
         h = np.einsum("rb,rbd->rd", P, Xb) / Xb.shape[1] + LAM * W
         return np.einsum("rd,rd->r", g, h)
 
+    def products(W, g):
+        for batch in batches:
+            product(W, g, batch)
+
     grad = loss_and_grad(W)[1]
     per_pass = min(_seconds(loss_and_grad, W) for _ in range(3))
     per_hvp = min(_seconds(hvp, W, W) for _ in range(3))
     per_sigma = min(_seconds(sigma_sq, W, grad) for _ in range(3))
-    per_product = min(_seconds(product, W, grad) for _ in range(20))
+    per_product = min(_seconds(products, W, grad) for _ in range(3)) / PRODUCTS
     estimates = int(ds.attrs["hessian_products"]) * per_hvp + int(ds.estimated.sum()) * per_sigma
     sums = (T + 1 - int(ds.step.size)) * per_product if "grad_norm_sq_sum" in ds else 0.0
     return int(ds.step.size) * per_pass, estimates, sums

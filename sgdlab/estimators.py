@@ -51,12 +51,12 @@ def blocks(
     """(replicates, samples) per block of a pass of R replicates over m samples, each block
     keeping about R_b·m_b·floats_per_sample·factor float64s.
 
-    The samples per chunk m_b depend on the problem alone (:data:`CHUNK_BYTES` per replicate,
-    at most :data:`CHUNK_SAMPLES`), never on R or ``memory_mb``, so that replicate r's sum over the samples is added in the same
-    order whatever R and however the replicates are blocked. The replicates per block R_b make
-    the block fit in ``memory_mb`` (at least one) and keep its largest temporaries, of ``width``
-    floats per (replicate, sample) pair (d for per-sample gradients), near
-    :data:`CACHE_FRIENDLY_PAIRS` floats. Iterate ``_chunks(R, R_b)`` outside
+    The samples per chunk m_b depend on the problem alone (:data:`CHUNK_BYTES` per replicate, at
+    most :data:`CHUNK_SAMPLES`), never on R or ``memory_mb``, so that replicate r's sum over the
+    samples is added in the same order whatever R and however the replicates are blocked. The
+    replicates per block R_b make the block fit in ``memory_mb`` (at least one) and keep its
+    largest temporaries, of ``width`` floats per (replicate, sample) pair (d for per-sample
+    gradients), near :data:`CACHE_FRIENDLY_PAIRS` floats. Iterate ``_chunks(R, R_b)`` outside
     ``_chunks(m, m_b)``."""
     m_b = max(1, min(samples, CHUNK_SAMPLES, CHUNK_BYTES // (problem.floats_per_sample * 8)))
     by_memory = int(memory_mb * 2**20 // (m_b * problem.floats_per_sample * factor * 8))
@@ -93,6 +93,8 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
 
 
 def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
+    if FUSED and problem.grad is not None:
+        return problem.grad(X, batch, with_value=True)
     out, vjp_fn = autodiff.vjp(lambda Z: anp.sum(problem.loss(Z, batch), axis=-1), X[:, None, :])
     return out, vjp_fn(np.ones(X.shape[0]))[0][:, 0, :]
 
@@ -123,6 +125,9 @@ def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
 
 
+# Minibatch gradients of a problem that provides a hand-fused ``grad`` (the same rules as its
+# tape, so the same bits; tests/test_fused_grads.py) call it, without a tape. False: the tape.
+FUSED = True
 # Minibatch gradients replay a recorded program (autodiff.replay) instead of tracing each step:
 # the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
 # tracer's per-operation cost. False: trace every step.
@@ -148,6 +153,8 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
+    if FUSED and problem.grad is not None:
+        return problem.grad(X, batch) / b
     if REPLAY:
         return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
     return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
@@ -231,18 +238,13 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     index = np.arange(problem.n) if full else np.asarray(index)
     m = index.shape[0]
     rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
-
-    def record(rows, batch):
-        grad = autodiff.vjp(lambda Z: _summed_loss_grad(Z, problem.loss, batch), X[rows, None, :])
-        return grad[1]
-
     records, used = [], 0  # (rows, batch, record or None: recorded again when needed)
     for rows in _chunks(R, rows_per):
         for sl in _chunks(m, samples_per):
             batch = _shared(problem, sl if full else index[sl])
             vjp_fn = None
             if used < memory_mb * 2**20:
-                vjp_fn = record(rows, batch)
+                vjp_fn = _gradient_vjp(problem, X[rows], batch)
                 used += vjp_fn.nbytes()
             records.append((rows, batch, vjp_fn))
 
@@ -250,11 +252,32 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
         out = np.zeros_like(X)
         for rows, batch, vjp_fn in records:
             if vjp_fn is None:
-                vjp_fn = record(rows, batch)
-            out[rows] += vjp_fn(V[rows, None, :])[0][:, 0, :]
+                vjp_fn = _gradient_vjp(problem, X[rows], batch)
+            out[rows] += vjp_fn(V[rows])
         return out / m
 
     return apply
+
+
+def _gradient_vjp(problem: Problem, X: np.ndarray, batch):
+    """V (R, d) ↦ the VJP of X ↦ ∇ Σ loss(X, batch) with cotangent V, recorded once: the
+    problem's fused gradient (a shorter record, no loss values) when it has one, else the
+    traced gradient (the same bits either way); ``.nbytes()`` is the record's size."""
+    if FUSED and problem.grad is not None:
+        _, fused_vjp = autodiff.vjp(lambda Z: problem.grad(Z, batch), X)
+
+        def vjp_fn(V):
+            return fused_vjp(V)[0]
+
+        vjp_fn.nbytes = fused_vjp.nbytes
+        return vjp_fn
+    _, traced_vjp = autodiff.vjp(lambda Z: _summed_loss_grad(Z, problem.loss, batch), X[:, None, :])
+
+    def vjp_fn(V):
+        return traced_vjp(V[:, None, :])[0][:, 0, :]
+
+    vjp_fn.nbytes = traced_vjp.nbytes
+    return vjp_fn
 
 
 class Extremes(NamedTuple):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,12 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
     def full_grad_fn(P):
         return est.loss_and_grad(prob, P, mem)[1]
 
+    # the step's callables bound once (a lookup per step is a measurable part of a small step)
+    gather, minibatch_grad, next_indices = est.gather, est.minibatch_grad, stream.next
+    update, estimate = plan.optimizer.update, plan.optimizer.estimate
+    plain = estimate is minibatch_estimate
+    step_sizes = lrs.tolist()  # η_t as Python floats: the same values, cheaper to use
+    all_active = True  # active.all(), kept up to date where active changes
     start_time, logging_time, estimates_time = time.perf_counter(), 0.0, 0.0
     stride = max(1, (T + 1) // 200)
     with np.errstate(all="ignore"):
@@ -193,6 +200,7 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
                 limit = np.where(loss0 > 0, cfg.divergence_factor * loss0, np.inf)
                 bad = active & ~((loss <= limit) & np.isfinite(full_grad).all(axis=1))
                 diverged_at[bad], active[bad] = t, False
+                all_active = bool(active.all())
                 gns = (full_grad**2).sum(axis=1)
                 sub = loss - const.f_star
                 rec["loss"][:, s], rec["suboptimality"][:, s] = loss, sub
@@ -248,17 +256,21 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
                     waited = t - best_at >= cfg.early_stopping.patience
                     stop = active & waited & (t < T)
                     stopped_at[stop], active[stop] = t, False
+                    all_active = bool(active.all())
                 logging_time += time.perf_counter() - log_start
             if t == T:
                 break
-            batch = est.gather(prob, stream.next())
-            g, state = plan.optimizer.estimate(
-                lambda P, batch=batch: est.minibatch_grad(prob, P, batch),
-                full_grad_fn,
-                x,
-                state,
-                t,
-            )
+            batch = gather(prob, next_indices())
+            if plain:  # g_t = minibatch_grad(x_t), without a closure per step
+                g = minibatch_grad(prob, x, batch)
+            else:
+                g, state = estimate(
+                    lambda P, batch=batch: minibatch_grad(prob, P, batch),
+                    full_grad_fn,
+                    x,
+                    state,
+                    t,
+                )
             if plan.running_sums and not logging_now:
                 # E[⟨g_t, h_t⟩ | x_t] = ‖∇f(x_t)‖² for independent unbiased g_t and h_t
                 sums_start = time.perf_counter()
@@ -273,14 +285,17 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
                 if log_x:
                     rec["noise"][:, s] = noise
                 s += 1
-            x_new, state = plan.optimizer.update(g, x, state, lrs[t])
-            if np.isfinite(x_new.sum()) and active.all():  # the common case: two reductions
+            x_new, state = update(g, x, state, step_sizes[t])
+            # the common case in one reduction: every replicate active and every entry finite
+            # (a sum is finite only if all its terms are)
+            if all_active and isfinite(x_new.sum()):
                 x = x_new
                 continue
             finite = np.isfinite(x_new).all(axis=1)
             diverged_at[active & ~finite] = t + 1
             x = np.where((active & finite)[:, None], x_new, x)
             active &= finite
+            all_active = bool(active.all())
 
     if progress is not None:
         progress(T + 1, False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -66,6 +65,7 @@ class SweepSummary(Callback):
         """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
         jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
         workers.pin_environment(config.hydra.job.env_set)
+        workers.warm_joblib(config.hydra.launcher)
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             planned = sweep_jobs(config)
@@ -75,9 +75,8 @@ class SweepSummary(Callback):
         jobs.write_manifest(sweep_dir, planned)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        """Print the sweep's table from every job's ``run.nc`` under the sweep directory."""
-        from .cli import final_values
-
+        """Print the sweep's table from every job's record (or ``run.nc``) under the sweep
+        directory."""
         sweep_dir = Path(config.hydra.sweep.dir)
         found = jobs.states(sweep_dir, str(config.output))
         this = jobs.sweep_id(sweep_dir)
@@ -92,13 +91,11 @@ class SweepSummary(Callback):
             if job.status != "done":
                 continue
             path = job.folder / str(config.output)
-            try:  # Lazily: only the final values are read (the report reads the whole files).
-                with open_dataset(path) as ds:
-                    label, final = final_values(ds)
+            try:
+                label, mean = _final(job.record, path)
             except (DatasetError, OSError) as err:
                 rows.append(f"  {job.label}: unreadable ({one_line(err)})")
                 continue
-            mean = np.mean(final[np.isfinite(final)]) if np.isfinite(final).any() else np.nan
             rows.append(f"  {job.label}: mean final {label} = {mean:.4g}  ({path})")
         done = sum(j.status == "done" for j in found)
         ran = sum(counts.values())
@@ -119,6 +116,18 @@ class SweepSummary(Callback):
         if failed or missing:
             fail(f"{len(failed)} failed and {len(missing)} missing of {len(found)} jobs in "
                  f"{sweep_dir}; run the same sweep again to rerun only those")  # fmt: skip
+
+
+def _final(record: dict, path: Path) -> tuple[str, float]:
+    """A done job's summary: what its final value is and its mean over the finite
+    replicates, from its record (written with the dataset), else read from the dataset."""
+    from .cli import final_mean
+
+    final = record.get("final")
+    if isinstance(final, dict) and {"label", "mean"} <= final.keys():
+        return str(final["label"]), float(final["mean"])
+    with open_dataset(path) as ds:  # lazily: only the final values are read
+        return final_mean(ds)
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:

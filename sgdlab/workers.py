@@ -1,12 +1,15 @@
 """Sweep workers that die with their parent, and their environment (BLAS thread counts).
 
 The ``sgdlab`` command puts its pid in the environment (:data:`PARENT_ENV`) before Hydra
-launches any job, so a job that finds it is a direct child of that process knows it runs in a
-worker process (joblib's loky workers, for instance). :func:`follow_parent` then asks Linux to
-kill the worker when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``) and, as a second
-guard that works everywhere, starts a thread that kills the worker once its parent pid changes
-(the orphan was adopted by another process). A ``SIGKILL`` or ``SIGTERM`` of the sweep thus
-ends its workers at once, before they write anything more.
+launches any job, so a job that finds that process among its ancestors knows it runs in a
+worker process of this sweep on this machine: a direct child (joblib's loky workers) or a
+grandchild (submitit's local executor starts a controller process that starts the job).
+:func:`follow_parent` then kills the worker once the sweep process is gone: a direct child asks
+Linux for it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), and a thread that works everywhere polls
+the process's ancestry (the orphan is adopted by another process). A ``SIGKILL`` or ``SIGTERM``
+of the sweep thus ends its workers within :data:`POLL_S`, before they write anything more.
+A job of another machine (a Slurm node) never has that process among its ancestors: it is
+left alone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 PARENT_ENV = "SGDLAB_SWEEP_PID"
 POLL_S = 0.2
@@ -29,9 +33,30 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _watch(parent: int) -> None:
+def _parent_of(pid: int) -> int | None:
+    """The parent pid of process ``pid`` from ``/proc`` (Linux), None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # field 4 of proc(5), after "pid (comm) state"
+
+
+def ancestors() -> list[int]:
+    """This process's ancestors, its parent first (only the parent where there is no
+    ``/proc``)."""
+    chain = [os.getppid()]
+    while chain[-1] > 1 and len(chain) < 64:
+        parent = _parent_of(chain[-1])
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
+
+
+def _watch(sweep: int) -> None:
     while True:
-        if os.getppid() != parent:
+        if sweep not in ancestors():
             _die()
         time.sleep(POLL_S)
 
@@ -48,20 +73,22 @@ def _set_pdeathsig() -> bool:
 
 
 def follow_parent() -> bool:
-    """In a worker of the ``sgdlab`` command (see the module docstring): die with the parent.
-    Returns whether this process follows its parent; a no-op outside such a worker, and
-    after the first call."""
+    """In a worker of the ``sgdlab`` command (see the module docstring): die with it.
+    Returns whether this process follows the sweep process; a no-op outside such a worker,
+    and after the first call."""
     global _following
-    parent = os.environ.get(PARENT_ENV, "")
     if _following is not None:
         return True
-    if not parent.isdigit() or int(parent) != os.getppid():
+    sweep = os.environ.get(PARENT_ENV, "")
+    if not sweep.isdigit() or int(sweep) not in ancestors():
         return False
-    _set_pdeathsig()
-    if os.getppid() != int(parent):  # the parent died before prctl took effect
+    sweep = int(sweep)
+    if os.getppid() == sweep:
+        _set_pdeathsig()
+    if sweep not in ancestors():  # the sweep ended before prctl took effect
         _die()
-    threading.Thread(target=_watch, args=(int(parent),), daemon=True, name="sgdlab-parent").start()
-    _following = int(parent)
+    threading.Thread(target=_watch, args=(sweep,), daemon=True, name="sgdlab-parent").start()
+    _following = sweep
     return True
 
 
@@ -75,3 +102,63 @@ def pin_environment(env_set) -> None:
     environment, so that worker processes started later read it when their BLAS loads (a job's
     own ``env_set`` comes after its worker has loaded BLAS: too late for the thread pools)."""
     os.environ.update({str(k): str(v) for k, v in (env_set or {}).items()})
+
+
+def _warm_worker() -> int:
+    """In a fresh worker: import what a job needs (the run, its dataset writer, Hydra's job
+    runner) and follow the parent, so that the first job starts computing at once."""
+    import h5netcdf  # noqa: F401
+    import hydra.core.utils  # noqa: F401
+    import xarray  # noqa: F401
+
+    from . import api, cli  # noqa: F401
+
+    follow_parent()
+    return os.getpid()
+
+
+def warm_joblib(launcher) -> threading.Thread | None:
+    """Start the joblib launcher's worker processes now, each importing what a job needs in
+    the background while the sweep still composes and lists its jobs.
+
+    ``launcher`` is the ``hydra.launcher`` config; only the loky backend of Hydra's joblib
+    launcher is warmed (joblib reuses one executor of the same size for the launcher's own
+    ``Parallel`` call, so the jobs land on these warm workers). Returns the thread, or None
+    when there is nothing to warm. Call it from the sweep's main thread, after
+    :func:`pin_environment`."""
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return None
+    if launcher.get("backend") not in (None, "loky") or launcher.get("require") == "sharedmem":
+        return None
+    # The launcher's own Parallel arguments, prepared as it prepares them: joblib reuses its
+    # executor only for a Parallel call with the same worker count and memmapping settings.
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from omegaconf import OmegaConf
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
+    kwargs["backend"] = "loky"
+    process_joblib_cfg(kwargs)
+
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    # Dispatched from this thread, which lives as long as the sweep: a worker dies with the
+    # thread that started it (PR_SET_PDEATHSIG, see follow_parent). Another thread only
+    # collects the warm-up's results.
+    n = effective_n_jobs(kwargs.get("n_jobs", -1))
+    try:
+        results = Parallel(**kwargs, return_as="generator_unordered")(
+            delayed(_warm_worker)() for _ in range(n)
+        )
+    except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
+        return None
+
+    def drain() -> None:
+        try:
+            for _ in results:
+                pass
+        except Exception:  # noqa: BLE001 - as above
+            pass
+
+    thread = threading.Thread(target=drain, daemon=True, name="sgdlab-warm-workers")
+    thread.start()
+    return thread

@@ -112,23 +112,25 @@ def test_a_real_multirun_is_collected_and_reported_by_the_callback(tmp_path):
     assert on_disk.sizes["sampler"] == 2 and on_disk.sizes["optimizer.lr"] == 2
 
 
-@pytest.mark.parametrize("lazy", [True, False], ids=["dask", "in-memory"])
-def test_collect_is_lazy_with_dask_and_equal_without(sweep_dir, monkeypatch, lazy):
-    """With dask the jobs are opened lazily (chunked, not loaded); without it they are loaded;
-    both give the same values."""
+@pytest.mark.parametrize("case", ["big-with-dask", "small-with-dask", "big-without-dask"])
+def test_collect_is_lazy_for_big_sweeps_with_dask_and_equal_otherwise(sweep_dir, monkeypatch, case):
+    """Job files larger than EAGER_BYTES in all are opened lazily with dask (chunked, not
+    loaded); a small sweep, or any sweep without dask, is loaded; all give the same values."""
     collect_module = sys.modules["analysis.collect"]  # `analysis.collect` is the function
 
-    if lazy:
-        pytest.importorskip("dask")
-    else:
+    if case.startswith("big"):
+        monkeypatch.setattr(collect_module, "EAGER_BYTES", 0)
+    if case.endswith("without-dask"):
         real = collect_module.importlib.util.find_spec
         monkeypatch.setattr(
             collect_module.importlib.util,
             "find_spec",
             lambda name, *a: None if name == "dask" else real(name, *a),
         )
+    else:
+        pytest.importorskip("dask")
     sweep = collect(sweep_dir)
-    assert (sweep["loss"].chunks is not None) == lazy
+    assert (sweep["loss"].chunks is not None) == (case == "big-with-dask")
     reference = xr.open_dataset(sweep_dir / "0" / "run.nc", engine="h5netcdf").load()
     job = sweep.sel({"sampler": "with_replacement", "optimizer.lr": 0.05})
     np.testing.assert_array_equal(job["loss"].values, reference["loss"].values)

@@ -215,3 +215,16 @@ def test_a_two_key_sweep_shows_every_slice_as_a_panel():
 def test_more_than_ten_curves_get_distinct_colours():
     levels = [str(k) for k in range(24)]
     assert len(set(plots._palette(pd.DataFrame({"h": levels}), "h").values())) == 24
+
+
+def test_the_legend_label_of_several_swept_keys_also_for_no_rows():
+    """A three-key sweep (lr × sampler × seed) whose bounds have no row for one panel."""
+    from analysis.figures import _combine
+
+    rows = pd.DataFrame({"sampler": ["cyclic", "reshuffle"], "seed": [0, 1], "v": [1.0, 2.0]})
+    assert list(_combine(rows, ("sampler", "seed"), "sampler, seed")["sampler, seed"]) == [
+        "cyclic, 0",
+        "reshuffle, 1",
+    ]
+    empty = _combine(rows.iloc[:0], ("sampler", "seed"), "sampler, seed")
+    assert list(empty.columns) == ["sampler", "seed", "v", "sampler, seed"] and empty.empty

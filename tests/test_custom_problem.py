@@ -134,6 +134,15 @@ def test_custom_loss_matches_the_built_in_logistic_problem(user_module):
     np.testing.assert_allclose(
         custom.loss(x, own), ref.loss(x, {"X": own["x"], "y": own["y"]}), rtol=1e-12
     )
+    # the minibatch gradient replays its recorded program (strict: no fallback), bit for bit
+    from autodiff import replay
+
+    summed = lambda z, b: autodiff.numpy.sum(custom.loss(z, b))  # noqa: E731
+    replayed = replay.grad(summed, strict=True)
+    for x, batch in [(rng.normal(size=(3, 1, 5)), own), (rng.normal(size=(3, 1, 5)), own)]:
+        np.testing.assert_array_equal(replayed(x, batch), autodiff.grad(summed)(x, batch))
+    x = rng.normal(size=(3, 1, 5))
+    np.testing.assert_array_equal(replayed(x, batch_custom), autodiff.grad(summed)(x, batch_custom))
 
 
 def test_solve_gives_a_stationary_x_star_and_records_how(user_module):

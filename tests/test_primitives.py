@@ -20,7 +20,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 import autodiff
 import autodiff.numpy as anp
 from autodiff.numpy import PRIMITIVES
-from autodiff.numpy.shapes import concatenate_args, untake
+from autodiff.numpy.shapes import concatenate_args, untake, wrap_index
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 SHAPES = array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
@@ -120,6 +120,41 @@ def ridge_case(data, rng):
     )
 
 
+def dense_case(data, rng):
+    """x @ w + b over matmul's shapes, b broadcasting over the product, against matmul + add."""
+    sx, sw, sb = data.draw(
+        st.sampled_from(
+            [
+                ((3, 4), (4, 2), (2,)),
+                ((3, 4), (4, 2), (3, 2)),
+                ((4,), (4, 2), (2,)),
+                ((2, 3, 4), (4, 5), (1, 5)),
+                ((2, 3, 4), (1, 4, 2), ()),
+            ]
+        )
+    )
+    return (
+        anp.dense,
+        [normal(rng, sx), normal(rng, sw), normal(rng, sb)],
+        lambda x, w, b: anp.matmul(x, w) + b,
+    )
+
+
+def softmax_nll_case(data, rng):
+    """Cross-entropy of one-hot and soft targets over an axis, against logsumexp − Σ y·z."""
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    k = axis % len(shape)
+    others = shape[:k] + shape[k + 1 :]
+    y = np.moveaxis(np.reshape(rng.dirichlet(np.ones(shape[k]), size=others or None),
+                               (*others, shape[k])), -1, k)  # fmt: skip
+    return (
+        lambda z, y_: anp.softmax_nll(z, y_, axis=axis),
+        [2 * normal(rng, shape), y],
+        lambda z, y_: anp.logsumexp(z, axis=axis) - anp.sum(z * y_, axis=axis),
+    )
+
+
 def matmul_case(data, rng):
     sa, sb = data.draw(
         st.sampled_from(
@@ -198,6 +233,13 @@ def untake_case(data, rng):
     index = data.draw(st.sampled_from(INDICES))
     shape = np.zeros((4, 3))[index].shape
     return (lambda g: untake(g, index, (4, 3))), [normal(rng, shape)]
+
+
+def wrap_index_case(data, rng):
+    """x[wrap_index(i, 4)] is x[i] (negatives counted from the end); the index has no
+    derivative, so the case differentiates x through it."""
+    index = np.array(data.draw(st.lists(st.integers(-4, 3), min_size=1, max_size=5)))
+    return (lambda x: x[wrap_index(index, 4)]), [normal(rng, (4, 3))], (lambda x: x[index])
 
 
 def concatenate_case(data, rng):
@@ -313,6 +355,8 @@ CASES = {
     "min": reduction(anp.min),
     "logsumexp": reduction(anp.logsumexp),
     "matmul": matmul_case,
+    "dense": dense_case,
+    "softmax_nll": softmax_nll_case,
     "vecdot": vecdot_case,
     "reshape": reshape_case,
     "transpose": transpose_case,
@@ -322,6 +366,7 @@ CASES = {
     "sum_to": sum_to_case,
     "getitem": getitem_case,
     "untake": untake_case,
+    "wrap_index": wrap_index_case,
     "concatenate": concatenate_case,
     "tan": unary(anp.tan, lambda r, s: uniform(r, s, -1.2, 1.2)),
     "sinh": unary(anp.sinh),
@@ -487,6 +532,33 @@ def test_logistic_nll_matches_its_composite_and_is_one_node():
     np.testing.assert_allclose(fused[1], composite[1], rtol=1e-13, atol=1e-15)
     graph = autodiff.trace(lambda z_: anp.sum(anp.logistic_nll(z_, y)), z)
     assert [node.op for node in graph.nodes] == ["input", "logistic_nll", "sum"]
+
+
+def test_dense_and_softmax_nll_give_their_composites_bits_as_one_node_each():
+    """A dense layer and the softmax cross-entropy give the same bits as matmul + add and
+    logsumexp − Σ y·z (value and every gradient), each one node on the tape."""
+    rng = np.random.default_rng(4)
+    X, W, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+    Y = np.eye(3)[rng.integers(0, 3, 6)]
+
+    def fused(W_, b_):
+        return anp.sum(anp.softmax_nll(anp.dense(X, W_, b_), Y, axis=-1))
+
+    def composite(W_, b_):
+        z = anp.matmul(X, W_) + b_
+        return anp.sum(anp.logsumexp(z, axis=-1) - anp.sum(z * Y, axis=-1))
+
+    got = autodiff.value_and_grad(fused, argnums=(0, 1))(W, b)
+    want = autodiff.value_and_grad(composite, argnums=(0, 1))(W, b)
+    assert got[0] == want[0]
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+    graph = autodiff.trace(fused, W, b)
+    assert [node.op for node in graph.nodes if node.op != "input"] == [
+        "dense",
+        "softmax_nll",
+        "sum",
+    ]
 
 
 def test_broadcast_to_view_matches_numpy_and_is_read_only():
@@ -662,3 +734,14 @@ def test_plain_numpy_call_matches_numpy_and_finite_differences(func):
     with_tracer = autodiff.vjp(lambda x: call(x, *args[1:]), args[0])[0]
     np.testing.assert_allclose(with_tracer, call(*args), rtol=1e-12)
     assert autodiff.check_grad(call, *args, modes=("rev", "fwd"), rtol=1e-6) <= 1e-6
+
+
+def test_wrap_index_counts_negatives_from_the_end_and_refuses_out_of_range():
+    np.testing.assert_array_equal(wrap_index(np.array([[-1, 0], [2, -3]]), 3), [[2, 0], [2, 0]])
+    for bad in (3, -4):
+        with pytest.raises(
+            IndexError, match=f"index {bad} is out of bounds for axis 0 with size 3"
+        ):
+            wrap_index(np.array([0, bad]), 3)
+    with pytest.raises(IndexError, match="only integers"):
+        wrap_index(np.array([0.5]), 3)

@@ -167,3 +167,45 @@ def test_nested_grad_of_pytree_function():
         return anp.sum(g["w"] ** 2)
 
     assert autodiff.check_grad(h, 0.7) < 1e-7
+
+
+def _vjp_rows(f, p):
+    """The Jacobian of f at p, one vjp per output entry: {output path: [x tree per entry]}."""
+    out, vjp_fn = autodiff.vjp(f, p)
+    leaves, out_def = tree_flatten(out)
+    rows = []
+    for k, leaf in enumerate(leaves):
+        per_entry = []
+        for e in range(np.size(leaf)):
+            cot = [np.zeros(np.shape(o)) for o in leaves]
+            cot[k] = np.zeros(np.size(leaf))
+            cot[k][e] = 1.0
+            cot[k] = cot[k].reshape(np.shape(leaf))
+            per_entry.append(vjp_fn(tree_unflatten(out_def, cot))[0])
+        rows.append(per_entry)
+    return leaves, out_def, rows
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_of_pytree_outputs_matches_a_loop_of_vjps(mode):
+    """f: pytree → pytree: the Jacobian has the output's structure, each leaf x's structure
+    with leaves of shape out_leaf.shape + x_leaf.shape, equal to one vjp per output entry."""
+
+    def f(p):
+        r = X @ p["w"] + p["extra"][0] - Y
+        return {"r": r, "pair": (anp.sum(r**2), anp.tanh(p["extra"][1][0]) * p["w"][:2])}
+
+    jac = autodiff.jacobian(f, mode=mode)(PARAMS)
+    leaves, _, rows = _vjp_rows(f, PARAMS)
+    blocks = [jac["pair"][0], jac["pair"][1], jac["r"]]  # the output's leaves, in order
+    x_leaves, x_def = tree_flatten(PARAMS)
+    for out_leaf, block, per_entry in zip(leaves, blocks, rows, strict=True):
+        got, got_def = tree_flatten(block)
+        assert got_def == x_def
+        for j, x_leaf in enumerate(x_leaves):
+            want = np.stack([tree_flatten(r)[0][j] for r in per_entry])
+            want = want.reshape(np.shape(out_leaf) + np.shape(x_leaf))
+            np.testing.assert_allclose(got[j], want, rtol=1e-13, atol=1e-15)
+    jac2, aux = autodiff.jacobian(lambda q: (f(q), "aux"), mode=mode, has_aux=True)(PARAMS)
+    assert aux == "aux"
+    np.testing.assert_array_equal(jac2["pair"][1]["w"], jac["pair"][1]["w"])

@@ -62,6 +62,7 @@ def test_replayed_gradient_equals_the_traced_one_bit_for_bit(name, program_calls
 
 
 def _run(overrides, monkeypatch, use_replay: bool):
+    monkeypatch.setattr(est, "FUSED", False)  # the tape, not a problem's fused gradient
     monkeypatch.setattr(est, "REPLAY", use_replay)
     return sgdlab.run(overrides)
 
@@ -83,13 +84,78 @@ def test_runs_with_replay_equal_runs_with_tracing(problem, optimizer, monkeypatc
         np.testing.assert_array_equal(replayed[var].values, traced[var].values, err_msg=var)
 
 
-def test_custom_problem_runs_the_same_with_replay(monkeypatch):
-    """A custom problem's vmapped loss reads values inside vmap, so it is traced: the run is
-    the same either way."""
-    overrides = [*CUSTOM, "replicates=2", "steps=20", "log.estimates.num=0"]
+TWO_LAYER = Path(__file__).resolve().parents[1] / "examples" / "two_layer_net.py"
+EXAMPLES = {
+    "softmax_regression": CUSTOM,
+    "two_layer_net": [
+        "problem=custom",
+        f"problem.loss={TWO_LAYER}:loss",
+        f"problem.init={TWO_LAYER}:init",
+        f"problem.data={TWO_LAYER}:spirals",
+    ],
+}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_custom_problem_runs_the_same_with_replay(example, monkeypatch, program_calls):
+    """The examples' vmapped losses index with the label (``logits[example["y"]]``): the
+    label stays a slot of the program, so they replay, and the run is the same bit for bit."""
+    overrides = [*EXAMPLES[example], "replicates=2", "steps=20", "log.estimates.num=0"]
     traced = _run(overrides, monkeypatch, False)
+    assert not program_calls
     replayed = _run(overrides, monkeypatch, True)
-    np.testing.assert_array_equal(replayed["x_final"].values, traced["x_final"].values)
+    assert program_calls, "the custom problem did not replay its minibatch gradients"
+    for var in ("x_final", "loss", "noise_sq"):
+        np.testing.assert_array_equal(replayed[var].values, traced[var].values, err_msg=var)
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_custom_minibatch_programs_equal_tracing_on_new_labels(example, program_calls):
+    """The vmapped example losses replayed (strict: no fallback) on minibatches with other
+    labels, per-replicate and shared batches, give the traced gradient bit for bit."""
+    problem = prepare(sgdlab.compose(EXAMPLES[example])).problem
+    f = _summed(problem)
+    replayed = replay.grad(f, strict=True)
+    rng = np.random.default_rng(3)
+    for R, b in [(3, 5), (3, 5), (1, 4), (3, 5)]:
+        X = 0.3 * rng.standard_normal((R, problem.d))[:, None, :]
+        batch = est.gather(problem, rng.integers(0, problem.n, (R, b)))
+        want = autodiff.value_and_grad(f)(X, batch)
+        got = replayed.value_and_grad(X, batch)
+        assert got[0] == want[0]
+        np.testing.assert_array_equal(got[1], want[1])
+    X = 0.3 * rng.standard_normal((3, problem.d))[:, None, :]
+    shared = {k: v[None, :6] for k, v in problem.data.items()}
+    np.testing.assert_array_equal(replayed(X, shared), autodiff.grad(f)(X, shared))
+    assert len(program_calls) == 5 and not replayed.why_not()
+
+
+def _picked(x, data):
+    """Indices read from the data: a plain table, the parameters and a pair of indices."""
+    i, j = data["i"], data["j"]
+    return anp.sum(anp.take(data["table"], i) * x[i]) + x[j, 1] * x[-1, 0]
+
+
+def test_indices_from_the_data_are_replayed_not_frozen(program_calls):
+    replayed = replay.grad(_picked, strict=True)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 2))
+    for i, j in [([0, 4], 1), ([3, 3], -2), ([-1, 2], 4)]:
+        data = {"table": rng.standard_normal(5), "i": np.array(i), "j": np.array(j)}
+        np.testing.assert_array_equal(replayed(x, data), autodiff.grad(_picked)(x, data))
+    assert len(program_calls) == 3
+    vmapped = replay.grad(
+        lambda x, data: anp.sum(autodiff.vmap(_picked, in_axes=(None, 0))(x, data)), strict=True
+    )
+    data = {"table": rng.standard_normal((3, 5)), "i": rng.integers(-5, 5, (3, 2))}
+    data["j"] = rng.integers(-5, 5, 3)
+    for _ in range(2):
+        want = autodiff.grad(lambda x: anp.sum(autodiff.vmap(_picked, (None, 0))(x, data)))(x)
+        np.testing.assert_array_equal(vmapped(x, data), want)
+        data["i"], data["j"] = data["i"][::-1].copy(), -1 - data["j"]
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis 0 with size 5"):
+        data["j"] = np.array([0, 5, 1])
+        vmapped(x, data)
 
 
 def _branchy(x, data):

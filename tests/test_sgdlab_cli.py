@@ -386,3 +386,21 @@ def test_a_reader_that_leaves_early_gets_no_traceback(args, tmp_path):
     assert proc.returncode == 0 and "Traceback" not in err and "Error" not in err, err
     jobs = 2 if "-m" in args else 1
     assert len(list(tmp_path.glob("*/*/*/run.nc")) + list(tmp_path.glob("*/*/*/*/run.nc"))) == jobs
+
+
+def test_a_sweep_checked_by_the_precheck_is_not_composed_again_by_hydra(monkeypatch):
+    """Once the precheck has composed every job of a sweep, Hydra's basic sweeper launches
+    them without composing each one again; a single run leaves Hydra's check alone."""
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.sweeper import Sweeper
+
+    BasicSweeper = Plugins.instance().class_name_to_class[cli.BASIC_SWEEPER]  # noqa: N806
+    monkeypatch.setattr(BasicSweeper, "validate_batch_is_legal", Sweeper.validate_batch_is_legal)
+    with pytest.raises(ConfigError):
+        cli.precheck(["-m", "seed=0,1", "optimizer.lr=0.1,-1"])  # a bad job: no sweep at all
+    assert BasicSweeper.validate_batch_is_legal is Sweeper.validate_batch_is_legal
+    _prepared(monkeypatch)
+    cli.precheck(["steps=5"])
+    assert BasicSweeper.validate_batch_is_legal is Sweeper.validate_batch_is_legal
+    cli.precheck(["-m", "seed=0,1", "steps=5"])
+    assert BasicSweeper.validate_batch_is_legal is cli._checked_already

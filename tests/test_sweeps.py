@@ -15,7 +15,8 @@ import yaml
 
 import sgdlab
 from analysis.collect import collect, unfinished
-from sgdlab import jobs, lock
+from sgdlab import jobs, lock, workers
+from sgdlab.cli import final_mean
 
 QUICK = ["steps=50", "replicates=2", "log.estimates.num=0", "~hydra.callbacks.report"]
 
@@ -97,6 +98,12 @@ def test_resume_skips_done_jobs_and_reruns_missing_failed_and_stale(tmp_path):
     assert "resumed" not in out.stdout  # a fresh sweep has nothing to resume
     sw = tmp_path / "sw"
     kept = (sw / "0" / "run.nc").stat().st_mtime_ns
+    final = jobs.read_record(sw / "0")["final"]  # the summary's number, kept with the job
+    label, mean = final_mean(sgdlab.read_dataset(sw / "0" / "run.nc"))
+    assert final == {"label": label, "mean": mean}
+    jobs.write_record(
+        sw / "0", **(jobs.read_record(sw / "0") | {"final": {**final, "mean": 123.0}})
+    )
     (sw / "1" / "run.nc").unlink()  # missing
     (sw / "2" / "run.nc").unlink()  # failed with the same config
     record = jobs.read_record(sw / "2") | {"status": "failed", "error": "earlier failure"}
@@ -107,6 +114,9 @@ def test_resume_skips_done_jobs_and_reruns_missing_failed_and_stale(tmp_path):
         "0 stale)" in out.stdout  # fmt: skip
     assert "job 0 (optimizer.lr=0.01" in out.stdout and "skipped" in out.stdout
     assert (sw / "0" / "run.nc").stat().st_mtime_ns == kept
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("  optimizer.lr=0.01 "))
+    assert f": mean final {label} = 123  (" in line, line
+    assert jobs.read_record(sw / "0")["final"]["mean"] == 123.0  # a skipped job keeps it
     assert "sgdlab sweep: 3 runs" in out.stdout
     out = sgdlab_cmd([*sweep, "steps=60"], tmp_path)  # another config: every job is stale
     assert "0 skipped (done with the same config), 3 run (0 missing, 0 failed, 3 stale)" \
@@ -275,6 +285,27 @@ def test_sweep_workers_start_with_the_configured_blas_threads(tmp_path):
     assert workers and set(workers.values()) == {"3"}, seen
     config = yaml.safe_load((sgdlab.config.conf_dir() / "config.yaml").read_text())
     assert config["hydra"]["job"]["env_set"]["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_joblib_workers_are_warmed_and_the_launcher_reuses_them():
+    """warm_joblib starts the launcher's workers with what a job imports; a Parallel call
+    with the launcher's arguments (as Hydra's joblib launcher makes it) lands on them."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+    from joblib import Parallel, delayed
+    from omegaconf import OmegaConf
+
+    assert workers.warm_joblib(OmegaConf.create({"_target_": "basic"})) is None
+    launcher = OmegaConf.structured(JobLibLauncherConf(n_jobs=2))
+    thread = workers.warm_joblib(launcher)
+    assert thread is not None
+    thread.join(timeout=120)
+    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
+    kwargs["backend"] = "loky"
+    process_joblib_cfg(kwargs)
+    probe = "[m in __import__('sys').modules for m in ('sgdlab.api', 'h5netcdf')]"
+    seen = Parallel(**kwargs)(delayed(eval)(probe) for _ in range(4))  # imports nothing
+    assert all(all(s) for s in seen), seen
 
 
 # ------------------------------------------------------------------------------ one writer

@@ -49,6 +49,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .fused import dense, softmax_nll
 from .linalg import (
     cholesky,
     dot,

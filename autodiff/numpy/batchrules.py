@@ -95,14 +95,19 @@ def einsum(prim, args, batched):
 
 
 def matmul(prim, args, batched):
-    """Rule of matmul: vector·vector is a vecdot, a batch of vectors times one matrix is
-    already NumPy's matrix product; otherwise 1-D operands become a row (a) or a column (b),
-    a gufunc on the last two axes, and the added axes are dropped again."""
+    """Rule of matmul: a batch of vectors times one vector, or times one matrix, is already
+    NumPy's matrix product; vectors·vectors (both batched) is a vecdot; otherwise 1-D operands
+    become a row (a) or a column (b), a gufunc on the last two axes, and the added axes are
+    dropped again."""
     from .linalg import vecdot
     from .shapes import expand_dims, squeeze
 
     a, b = args
     a_vec, b_vec = example_ndim(a, batched[0]) == 1, example_ndim(b, batched[1]) == 1
+    if a_vec and b_vec and batched[0] != batched[1]:
+        # (B, k) @ (k,) is NumPy's matrix-vector product (its VJP too: one BLAS call each),
+        # where a vecdot's VJP would broadcast the vector to (B, k) and sum it back
+        return prim(a, b) if batched[0] else prim(b, a)
     if a_vec and b_vec:
         return vecdot(*align([a, b], batched, (1, 1)))
     if a_vec and not batched[1] and len(shape_of(b)) == 2:

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.special
 
 from .. import batching
-from ..core import Box, shape_of, unbox
+from ..core import BatchNode, Box, plain, shape_of, unbox
 from . import elementwise as ew
 from . import linalg, reductions, shapes
 
@@ -240,7 +240,26 @@ def _library_caller() -> str | None:
     return found
 
 
+def _batched(x) -> bool:
+    while type(x) is Box:
+        if type(x.node) is BatchNode:
+            return True
+        x = x.value
+    return False
+
+
 def _to_array(self, dtype=None, copy=None):
+    if np.result_type(plain(self)).kind in "iub" and not _batched(self):
+        # An integer (an index, a label) has no derivative to drop: table[y] and np.take on a
+        # traced label work (under autodiff.replay, reading it makes the program traced).
+        value = np.asarray(unbox(self))
+        return value if dtype is None else value.astype(dtype)
+    if np.result_type(plain(self)).kind in "iu":
+        raise TypeError(
+            "a plain NumPy array indexed by an index batched by autodiff.vmap (table[i], "
+            "np.take(table, i)): NumPy indexes the table itself and cannot return one answer "
+            "per example; write autodiff.numpy.take(table, i), or index a traced array"
+        )
     caller = _library_caller()
     if caller is not None:
         name = caller.rsplit(".", 1)[1]
@@ -329,27 +348,53 @@ def _getitem(self, index):
 
 
 def _gather(x, parts):
-    """``x[i, j, ...]`` with integer indices some of which are batched by vmap: one index
-    into x's leading axes flattened, ((i mod n₀)·n₁ + (j mod n₁))·n₂ + ..., which vmap
-    batches like any single integer index."""
+    """``x[parts]`` for an index tuple holding integer indices some of which are traced
+    (batched by vmap, or read from replay's data), beside slices and plain integers: the
+    integer axes moved to the front and gathered as one index into them flattened,
+    ((i mod n₀)·n₁ + (j mod n₁))·n₂ + ... (which vmap batches like any single integer index),
+    then the slices applied, and the gathered axes put where NumPy puts them (in place of the
+    integer axes when those are adjacent, else first)."""
     shape = shape_of(x)
-    ok = len(parts) <= len(shape) and all(
-        type(p) is Box or (np.ndim(p) >= 0 and np.result_type(p).kind in "iu")
+    dots = [a for a, p in enumerate(parts) if p is Ellipsis]
+    if len(dots) == 1:
+        at = dots[0]
+        fill = len(shape) - (len(parts) - 1)
+        parts = parts[:at] + (slice(None),) * fill + parts[at + 1 :]
+    parts = tuple(np.asarray(p) if isinstance(p, list) else p for p in parts)
+    bad = [
+        p
         for p in parts
-        if not isinstance(p, slice)
-    )
-    if not ok or any(isinstance(p, slice) or p is None or p is Ellipsis for p in parts):
+        if p is None
+        or p is Ellipsis
+        or not (isinstance(p, slice) or type(p) is Box or np.result_type(p).kind in "iu")
+    ]
+    if bad or len(parts) > len(shape):
         raise TypeError(
-            "indexing with a tuple holding a value batched by autodiff.vmap takes integer "
-            "indices only (x[i, j]); for slices with a batched index use np.take_along_axis"
+            "indexing with a tuple holding a traced or vmapped index takes integers, integer "
+            "arrays and slices, at most one per axis (no None, booleans or a second ...); "
+            f"got {parts!r} for shape {shape}"
         )
+    ints = [a for a, p in enumerate(parts) if not isinstance(p, slice)]
+    rest = [a for a in range(len(shape)) if a not in ints]
+    if ints != list(range(len(ints))):
+        x = shapes.transpose(x, (*ints, *rest))
     flat = 0
-    for part, n in zip(parts, shape, strict=False):
-        part = ew.where(unbox(part) < 0, part + n, part)
-        flat = flat * n + part
-    k = len(parts)
-    rows = int(np.prod(shape[:k]))
-    return shapes.getitem(shapes.reshape(x, (rows, *shape[k:])), flat)
+    for a in ints:
+        flat = flat * shape[a] + shapes.wrap_index(parts[a], shape[a])
+    k = len(ints)
+    rows = int(np.prod([shape[a] for a in ints]))
+    moved = shapes.reshape(x, (rows, *(shape[a] for a in rest)))
+    out = shapes.getitem(moved, flat)
+    nb = len(shape_of(flat))
+    slices = tuple(parts[a] for a in rest if a < len(parts))
+    if any(s != slice(None) for s in slices):  # slices only: comparing them reads no value
+        out = shapes.getitem(out, (slice(None),) * nb + slices)
+    first = ints[0]
+    if nb and first and ints == list(range(first, first + k)):  # adjacent: back in place
+        n = len(shape_of(out))
+        order = [*range(nb, nb + first), *range(nb), *range(nb + first, n)]
+        out = shapes.transpose(out, tuple(order))
+    return out
 
 
 BOX_METHODS = {

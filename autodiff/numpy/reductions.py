@@ -77,18 +77,18 @@ def _argext_weights(ans, x, axis):
     return hit / np.sum(hit, axis=normalize_axis(axis, np.ndim(xv)), keepdims=True)
 
 
-def _extremum(name: str, fun, doc: str):
+def _weighted(name: str, fun, partials, doc: str):
+    """A reduction whose derivative is ``partials(ans, x, axis)``, ∂ans/∂x entry by entry
+    (broadcast against x): VJP g·partials, JVP the reduction of t·partials."""
     return defprimitive(
         name,
         fun,
         vjp=[
-            lambda g, ans, x, axis=None, keepdims=False: (
-                _kept(g, x, axis) * _argext_weights(ans, x, axis)
-            )
+            lambda g, ans, x, axis=None, keepdims=False: _kept(g, x, axis) * partials(ans, x, axis)
         ],
         jvp=[
             lambda t, ans, x, axis=None, keepdims=False: sum(
-                t * _argext_weights(ans, x, axis), axis=axis, keepdims=keepdims
+                t * partials(ans, x, axis), axis=axis, keepdims=keepdims
             )
         ],
         doc=doc,
@@ -96,8 +96,18 @@ def _extremum(name: str, fun, doc: str):
     )
 
 
-max = _extremum("max", _reducer(np.max, np.maximum), "maximum over axis; ties share the gradient")  # noqa: A001
-min = _extremum("min", _reducer(np.min, np.minimum), "minimum over axis; ties share the gradient")  # noqa: A001
+max = _weighted(  # noqa: A001
+    "max",
+    _reducer(np.max, np.maximum),
+    _argext_weights,
+    "maximum over axis; ties share the gradient",
+)
+min = _weighted(  # noqa: A001
+    "min",
+    _reducer(np.min, np.minimum),
+    _argext_weights,
+    "minimum over axis; ties share the gradient",
+)
 
 
 def _logsumexp(x, axis=None, keepdims=False):
@@ -186,21 +196,11 @@ def _prod_partials(ans, x, axis):
     return where(nonzero, _kept(ans, x, axis) / safe, others)
 
 
-prod = defprimitive(
+prod = _weighted(
     "prod",
     _reducer(np.prod, np.multiply),
-    vjp=[
-        lambda g, ans, x, axis=None, keepdims=False: (
-            _kept(g, x, axis) * _prod_partials(ans, x, axis)
-        )
-    ],
-    jvp=[
-        lambda t, ans, x, axis=None, keepdims=False: sum(
-            t * _prod_partials(ans, x, axis), axis=axis, keepdims=keepdims
-        )
-    ],
-    doc="product over axis (None: all), optionally keeping reduced axes as size 1",
-    batch=batchrules.reduction,
+    _prod_partials,
+    "product over axis (None: all), optionally keeping reduced axes as size 1",
 )
 
 

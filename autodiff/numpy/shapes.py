@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import plain, shape_of, unbox
+from ..core import Box, plain, shape_of, unbox, unbox_index
 from .registry import Variadic, defprimitive
 
 
@@ -100,15 +100,17 @@ def _is_int_array_index(index) -> bool:
 
 def _flat_rows(index, size: int, n: int):
     """A batched integer index into axis 0 of each example (of length n) as an index into
-    the batch flattened to size·n rows: index mod n, plus n times the example's number."""
-    from .elementwise import where
-
-    index = where(unbox(index) < 0, index + n, index)
+    the batch flattened to size·n rows: the index in [0, n), plus n times the example's number."""
+    index = wrap_index(index, n)
     return index + (np.arange(size) * n).reshape((-1,) + (1,) * (len(shape_of(index)) - 1))
 
 
 def _getitem_batch(prim, args, batched):
     x, index = args
+    if not batched[1] and type(index) is Box:  # an index that replay reads from its data
+        # x[:, index] as (x with its batch axis second)[index], the batch axis moved back
+        moved = getitem(swapaxes(x, 0, 1), index)
+        return _to_front(moved, len(shape_of(index)))
     if not batched[1]:
         full = _batched_index(index)
         if full is not None:
@@ -125,8 +127,19 @@ def _getitem_batch(prim, args, batched):
     return loop(prim, "getitem (this kind of index)", args, batched, size, {})
 
 
+def _to_front(x, axis: int):
+    """x with axis ``axis`` moved to the front."""
+    n = len(shape_of(x))
+    return transpose(x, (axis, *(a for a in range(n) if a != axis))) if axis else x
+
+
 def _untake_batch(prim, args, batched):
     g, index, shape = args
+    if not batched[1] and type(index) is Box:  # the adjoint of the case in _getitem_batch
+        k = len(shape_of(index))
+        n = len(shape_of(g))
+        g = transpose(g, (*range(1, k + 1), 0, *range(k + 1, n)))
+        return swapaxes(untake(g, index, (shape[0], _size(args[0]), *shape[1:])), 0, 1)
     if not batched[1]:
         full = _batched_index(index)
         if full is not None:
@@ -289,6 +302,33 @@ getitem = defprimitive(
     batch=_getitem_batch,
 )
 
+
+def _wrap_index(index, n):
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise IndexError(
+            f"only integers can index an array under autodiff.vmap, got dtype {index.dtype}"
+        )
+    if index.size and (index.min() < -n or index.max() >= n):
+        bad = index[(index < -n) | (index >= n)].flat[0]
+        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {n}")
+    return np.where(index < 0, index + n, index)
+
+
+def _wrap_index_batch(prim, args, batched):
+    return wrap_index(*args)
+
+
+# A primitive (not a comparison on the values) so that autodiff.replay records it: an index
+# read from data stays part of the program.
+wrap_index = defprimitive(
+    "wrap_index",
+    _wrap_index,
+    doc="integer indices into an axis of length n, negatives counted from its end, checked "
+    "to be in range; no derivative (indices are constants)",
+    batch=_wrap_index_batch,
+)
+
 untake = defprimitive(
     "untake",
     _untake,
@@ -353,10 +393,11 @@ def swapaxes(x, axis1: int, axis2: int):
 
 
 def index_value(index):
-    """An index with any traced parts replaced by their plain values (indices are constants)."""
+    """An index with any traced parts replaced by their plain values (indices are constants),
+    except a part autodiff.replay reads from its data (see :func:`autodiff.core.unbox_index`)."""
     if isinstance(index, tuple):
-        return tuple(unbox(i) for i in index)
-    return unbox(index)
+        return tuple(unbox_index(i) for i in index)
+    return unbox_index(index)
 
 
 def _along(axis: int, index):

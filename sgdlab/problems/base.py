@@ -11,7 +11,14 @@ A :class:`Problem` holds
 - ``exact(data) -> Constants``: whatever is known exactly (f*, x*, global L and μ), computed
   with scipy; looked up once per problem through :attr:`Problem.constants`;
 - ``floats_per_sample``: an estimate of the float64 numbers one (replicate, sample) pair keeps
-  on the autodiff tape, used to chunk full passes under the memory cap.
+  on the autodiff tape, used to chunk full passes under the memory cap;
+- ``grad`` (optional): ``grad(x, batch) -> (R, d)``, Σᵢ ∇fᵢ(x_r) over the batch for x of shape
+  (R, d), and with ``with_value=True`` the pair (Σᵢ fᵢ(x_r) (R,), that gradient): written
+  without the tracer, as the VJP rules of the primitives that ``loss`` records called directly
+  in the order the tape runs them, so it gives the same bits as differentiating ``loss``
+  (tests/test_fused_grads.py checks every built-in problem). Minibatch steps and full passes
+  use it instead of a tape, and Hessian-vector products differentiate it (it is written with
+  primitives); None: the tape.
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ class Problem:
     exact: Callable[[dict[str, np.ndarray]], Constants]
     floats_per_sample: int = 16
     attrs: dict = field(default_factory=dict)
+    grad: Callable | None = None
 
     @property
     def n(self) -> int:
@@ -105,6 +113,7 @@ class Problem:
             self.exact,
             self.floats_per_sample,
             dict(self.attrs),
+            self.grad,
         )
 
 
@@ -128,6 +137,19 @@ def _in_row_blocks(x, features_t):
     return out[:R] if pad else out
 
 
+def _in_row_blocks_vjp(g, x, features_t):
+    """The cotangent of x (R, 1, d) for the cotangent g (R, m) of :func:`_in_row_blocks`, by the
+    rules its tape runs, in their order: g padded with zero rows (the slice's rule), cut into
+    blocks (reshape's), matmul's rule, then the first R rows (concatenate's)."""
+    R, d = x.shape[0], x.shape[-1]
+    pad = -R % ROW_BLOCK
+    if pad:
+        g = anp.concatenate([g, np.zeros((pad, g.shape[-1]))])
+    blocks = anp.reshape(g, (-1, ROW_BLOCK, g.shape[-1]))
+    out = anp.reshape(anp.matmul.vjps[0](blocks, None, blocks, features_t), (R + pad, 1, d))
+    return out[:R] if pad else out
+
+
 def linear(x, features):
     """Per-sample linear predictor zᵢ = ⟨x, aᵢ⟩, shape (R, m).
 
@@ -145,10 +167,44 @@ def linear(x, features):
     return anp.vecdot(x, features)
 
 
+def linear_vjp(g, x, features):
+    """The cotangent of x (R, 1, d) for the cotangent g (R, m) of ``linear(x, features)``, i.e.
+    Σᵢ gᵢ·aᵢ per replicate, shape (R, 1, d): the VJP rules of the primitives :func:`linear`
+    records (reshape or squeeze, then matmul's or vecdot's rule) called in the order the tape
+    runs them, on the same operands, so the same bits as differentiating it. Written with
+    primitives, so it can itself be differentiated (a Hessian-vector product)."""
+    if x.shape[-2] == 1 and features.shape[-2] != 1:
+        if features.shape[0] == 1:
+            return _in_row_blocks_vjp(g, x, features[0].T)
+        rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
+        return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
+    return anp.sum_to(anp.vecdot.vjps[0](g, None, x, features), x.shape)
+
+
+def half_square(r):
+    """½rᵢ² per sample, (R, m), for the residuals r (R, m)."""
+    return 0.5 * (r * r)
+
+
+def half_square_vjp(r):
+    """The cotangent of the residuals r (R, m) in Σᵢ ½rᵢ², as the tape of :func:`half_square`
+    computes it from the seed cotangent 1: multiply's rules give 0.5, then 0.5·rᵢ once per
+    factor, added (that is rᵢ, in the same bits as the tape)."""
+    part = (np.ones(r.shape) * 0.5) * r
+    return part + part
+
+
 def l2(x, lam: float):
     """The ridge term (λ/2)‖x‖², shape (R, 1 or m) to broadcast against per-sample losses
     (the number 0 when λ = 0)."""
     return anp.ridge(x, lam=lam) if lam else 0.0
+
+
+def l2_vjp(m: int, x, lam: float):
+    """The cotangent of x (R, 1, d) from :func:`l2` (λ > 0) added to the losses of m samples
+    each: the ridge primitive's rule on the seed cotangent 1 of every sample summed over the m
+    samples (the broadcast's sum_to: exactly m), as the tape runs it."""
+    return anp.ridge.vjps[0](np.full((x.shape[0], 1), float(m)), None, x, lam=lam)
 
 
 M_V_FACTOR = 1.25  # BCN's M_V as a multiple of its least valid value λ_P (see below)

@@ -30,7 +30,7 @@ import numpy as np
 
 import autodiff
 import autodiff.numpy as anp
-from autodiff.tree import leaf_paths, tree_flatten, tree_unflatten
+from autodiff.tree import float_leaf_problem, leaf_paths, tree_flatten, tree_unflatten
 
 from ..errors import ConfigError, require
 from ..plugins import describe, load_function
@@ -52,20 +52,13 @@ def ravel_pytree(params, key: str = "problem.init"):
     require(bool(leaves), key, "…", "returned no arrays; return a pytree of float arrays")
     flat = []
     for path, leaf in zip(leaf_paths(treedef), leaves, strict=True):
-        if isinstance(leaf, (bool, np.bool_)) or not isinstance(
-            leaf, (float, int, np.ndarray, np.generic)
-        ):
+        problem = float_leaf_problem(leaf)
+        if problem is not None:
             raise ConfigError(
-                f"{key}: parameters{path} is a {type(leaf).__name__}; parameters must be a "
-                "pytree (dicts, lists, tuples) of float arrays"
+                f"{key}: parameters{path} {problem}; parameters must be a pytree (dicts, "
+                "lists, tuples) of float arrays (e.g. np.zeros(3))"
             )
         arr = np.asarray(leaf)
-        require(
-            arr.dtype.kind == "f",
-            key,
-            "…",
-            f"parameters{path} has dtype {arr.dtype}; use float arrays (e.g. np.zeros(3))",
-        )
         flat.append(arr.astype(float).ravel())
     shapes = [np.shape(leaf) for leaf in leaves]
     ends = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
@@ -160,7 +153,8 @@ def batched_loss(user_loss, unravel):
         lead = np.shape(next(iter(batch.values())))[:2]
         per_sample, shared = k > 1, lead[0] == 1 and R != 1
         inputs = batch if not shared else {name: v[0] for name, v in batch.items()}
-        return mapped(per_sample, shared)(x if per_sample else x[:, 0, :], inputs)
+        # (R, 1, d) → (R, d) by a reshape: its VJP is a reshape too (x[:, 0] would scatter)
+        return mapped(per_sample, shared)(x if per_sample else anp.reshape(x, (R, -1)), inputs)
 
     return loss
 

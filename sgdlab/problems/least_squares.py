@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import numpy as np
 
+import autodiff.numpy as anp
+
 from ..errors import require
-from .base import Constants, Problem, least_squares_variance, linear
+from .base import (
+    Constants,
+    Problem,
+    half_square,
+    half_square_vjp,
+    least_squares_variance,
+    linear,
+    linear_vjp,
+)
 
 
 def loss(x, batch):
     """fᵢ(x) = ½(aᵢᵀx − bᵢ)²; x (R, m|1, d), A (R|1, m, d), b (R|1, m) → (R, m)."""
-    r = linear(x, batch["A"]) - batch["b"]
-    return 0.5 * (r * r)
+    return half_square(linear(x, batch["A"]) - batch["b"])
+
+
+def grad(x, batch, with_value: bool = False):
+    """Σᵢ ∇fᵢ(x_r) = Σᵢ rᵢaᵢ over the batch, (R, d) for x (R, d) (and Σᵢ fᵢ(x_r), (R,), first
+    when ``with_value``), without the tracer: the rules the tape of :func:`loss` runs, so the
+    same bits."""
+    x3 = x[:, None, :]
+    features = batch["A"]
+    r = linear(x3, features) - batch["b"]
+    g = linear_vjp(half_square_vjp(r), x3, features)[:, 0, :]
+    return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
 def exact(data) -> Constants:
@@ -60,5 +80,11 @@ def build(cfg) -> Problem:
     A = np.sqrt(n) * (u * s) @ v.T
     b = A @ rng.normal(size=d) + float(cfg.noise) * rng.normal(size=n)
     return Problem(
-        "least_squares", {"A": A, "b": b}, loss, np.zeros(d), exact, floats_per_sample=4 * d + 8
+        "least_squares",
+        {"A": A, "b": b},
+        loss,
+        np.zeros(d),
+        exact,
+        floats_per_sample=4 * d + 8,
+        grad=grad,
     )

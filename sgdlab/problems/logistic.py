@@ -15,16 +15,36 @@ import autodiff.numpy as anp
 
 from ..errors import require
 from . import data
-from .base import BOUND, Constants, Problem, l2, lbfgs_minimum, linear
+from .base import BOUND, Constants, Problem, l2, l2_vjp, lbfgs_minimum, linear, linear_vjp
 
 
 def loss(x, batch, lam: float):
-    """fᵢ(x) = softplus(zᵢ) − yᵢzᵢ + (λ/2)‖x‖², zᵢ = aᵢᵀx; x (R, m|1, d) → (R, m).
+    """fᵢ(x) = softplus(zᵢ) − yᵢzᵢ + (λ/2)‖x‖², zᵢ = aᵢᵀx; x (R, m|1, d) → (R, m)."""
+    return _loss_of_logits(linear(x, batch["X"]), x, batch["y"], lam)
 
-    The likelihood term is one fused primitive (``anp.logistic_nll``, VJP σ(zᵢ) − yᵢ), and the
-    ridge term is left out altogether when λ = 0."""
-    nll = anp.logistic_nll(linear(x, batch["X"]), batch["y"])
+
+def _loss_of_logits(z, x, y, lam: float):
+    """fᵢ from the logits zᵢ (R, m): the likelihood term is one fused primitive
+    (``anp.logistic_nll``, VJP σ(zᵢ) − yᵢ), and the ridge term is left out when λ = 0."""
+    nll = anp.logistic_nll(z, y)
     return nll + l2(x, lam) if lam else nll
+
+
+def grad(x, batch, lam: float, with_value: bool = False):
+    """Σᵢ ∇fᵢ(x_r) over the batch, (R, d) for x (R, d) (and Σᵢ fᵢ(x_r), (R,), first when
+    ``with_value``), without the tracer: the rules the tape of :func:`loss` runs —
+    logistic_nll's VJP σ(zᵢ) − yᵢ on the seed cotangent 1, then
+    :func:`~sgdlab.problems.base.linear_vjp` and the ridge's — so the same bits."""
+    x3 = x[:, None, :]
+    features, y = batch["X"], batch["y"]
+    z = linear(x3, features)
+    seed = np.ones(z.shape)  # the cotangent of each sample's loss in Σᵢ fᵢ
+    g = linear_vjp(anp.logistic_nll.vjps[0](seed, z, z, y), x3, features)
+    if lam:
+        g = l2_vjp(features.shape[-2], x3, lam) + g
+    if with_value:
+        return anp.sum(_loss_of_logits(z, x3, y, lam), axis=-1), g[:, 0, :]
+    return g[:, 0, :]
 
 
 def exact(data_arrays, lam: float) -> Constants:
@@ -79,4 +99,5 @@ def build(cfg) -> Problem:
         np.zeros(X.shape[1]),
         functools.partial(exact, lam=lam),
         floats_per_sample=4 * X.shape[1] + 16,
+        grad=functools.partial(grad, lam=lam),
     )

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
+import autodiff.numpy as anp
+
 from ..errors import ConfigError, require
-from .base import Constants, Problem, least_squares_variance
+from .base import Constants, Problem, half_square, half_square_vjp, least_squares_variance
 
 
 def loss(x, batch):
     """fᵢ(x) = ½(aᵢx − bᵢ)²; x (R, m|1, 1), a and b (R|1, m) → (R, m)."""
-    r = x[..., 0] * batch["a"] - batch["b"]
-    return 0.5 * (r * r)
+    return half_square(x[..., 0] * batch["a"] - batch["b"])
+
+
+def grad(x, batch, with_value: bool = False):
+    """Σᵢ aᵢ(aᵢx_r − bᵢ) over the batch, (R, 1) for x (R, 1) (and Σᵢ fᵢ(x_r), (R,), first when
+    ``with_value``), without the tracer: the rules the tape of :func:`loss` runs (multiply's,
+    summed to x[..., 0], then getitem's), so the same bits."""
+    x3 = x[:, None, :]
+    a = batch["a"]
+    r = x3[..., 0] * a - batch["b"]
+    dx0 = anp.sum_to(half_square_vjp(r) * a, (x.shape[0], 1))
+    g = anp.getitem.vjps[0](dx0, None, x3, (Ellipsis, 0))[:, 0, :]
+    return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
 def exact(data) -> Constants:
@@ -81,4 +94,6 @@ def build(cfg) -> Problem:
     lo, hi = region(a, b)
     x0 = np.array([hi + max(hi - lo, 1.0)])
     attrs = {"region_of_confusion": [lo, hi]}
-    return Problem("lsq1d", {"a": a, "b": b}, loss, x0, exact, floats_per_sample=8, attrs=attrs)
+    return Problem(
+        "lsq1d", {"a": a, "b": b}, loss, x0, exact, floats_per_sample=8, attrs=attrs, grad=grad
+    )

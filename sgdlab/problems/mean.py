@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import numpy as np
 
+import autodiff.numpy as anp
+
 from ..errors import require
-from .base import Constants, Problem, least_squares_variance
+from .base import Constants, Problem, half_square, half_square_vjp, least_squares_variance
 
 
 def loss(x, batch):
     """fᵢ(x) = ½(x − aᵢ)²; x (R, m|1, 1), a (R|1, m) → (R, m)."""
-    r = x[..., 0] - batch["a"]
-    return 0.5 * (r * r)
+    return half_square(x[..., 0] - batch["a"])
+
+
+def grad(x, batch, with_value: bool = False):
+    """Σᵢ (x_r − aᵢ) over the batch, (R, 1) for x (R, 1) (and Σᵢ fᵢ(x_r), (R,), first when
+    ``with_value``), without the tracer: the rules the tape of :func:`loss` runs (summing the
+    residuals to x[..., 0], then getitem's), so the same bits."""
+    x3 = x[:, None, :]
+    r = x3[..., 0] - batch["a"]
+    dx0 = anp.sum_to(half_square_vjp(r), (x.shape[0], 1))
+    g = anp.getitem.vjps[0](dx0, None, x3, (Ellipsis, 0))[:, 0, :]
+    return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
 def exact(data) -> Constants:
@@ -41,4 +53,4 @@ def build(cfg) -> Problem:
     """Draw n samples aᵢ ~ U(0, 1) with the data seed ``problem.seed``; x₀ = 0."""
     require(int(cfg.n) >= 1, "problem.n", cfg.n, "must be a positive integer")
     a = np.random.default_rng(int(cfg.seed)).uniform(0.0, 1.0, size=int(cfg.n))
-    return Problem("mean", {"a": a}, loss, np.zeros(1), exact, floats_per_sample=8)
+    return Problem("mean", {"a": a}, loss, np.zeros(1), exact, floats_per_sample=8, grad=grad)
