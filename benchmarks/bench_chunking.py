@@ -59,7 +59,7 @@ def main(argv: list[str]) -> None:
             f"replicates={R}", "steps=100", "log.estimates.num=2"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for mb in (65536, 64, 16):
+        for mb in (65536, 512, 64, 16):
             out = str(Path(tmp) / f"run{mb}.nc")
             rows.append((mb, _run([*args, f"memory_mb={mb}"], out), out))
         ref = read_dataset(rows[0][2])
