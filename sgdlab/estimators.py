@@ -1,8 +1,9 @@
 """Full-data quantities at the iterates of R replicates, all from ``autodiff``.
 
 Every function takes the replicate-stacked parameters X of shape (R, d) and returns one value
-per replicate. Passes over the n samples are chunked so that the autodiff tape stays under
-``memory_mb`` megabytes (see :func:`chunk_size`). Replicates never interact, so one backward
+per replicate. Passes over the n samples go in blocks of replicates × chunks of samples so that
+the autodiff tape stays under ``memory_mb`` megabytes (see :func:`blocks`); replicate r's value
+is the same bits whatever R and ``memory_mb``. Replicates never interact, so one backward
 pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 
 - :func:`loss_and_grad`: f(x_r) and ∇f(x_r);
@@ -35,16 +36,32 @@ from .problems import Problem
 CACHE_FRIENDLY_PAIRS = 2**16
 
 
-def chunk_size(
-    problem: Problem, replicates: int, memory_mb: float, factor: int = 1, width: int = 1
-) -> int:
-    """Samples per chunk: R·m·floats_per_sample·factor float64s fit in ``memory_mb``, and the
+# One replicate's share of a chunk of samples, in bytes of tape, and at most the cache-friendly
+# samples for 32 replicates (the default R): together they fix the samples per chunk.
+CHUNK_BYTES = 2**22
+CHUNK_SAMPLES = CACHE_FRIENDLY_PAIRS // 32
+# The largest ``factor`` of a pass (a recorded Hessian operator: the tape of the gradient and
+# of its vector-Jacobian product); sgdlab.validation refuses a memory_mb below one such block.
+MAX_FACTOR = 3
+
+
+def blocks(
+    problem: Problem, replicates: int, samples: int, memory_mb: float, factor=1, width=1
+) -> tuple[int, int]:
+    """(replicates, samples) per block of a pass of R replicates over m samples, each block
+    keeping about R_b·m_b·floats_per_sample·factor float64s.
+
+    The samples per chunk m_b depend on the problem alone (:data:`CHUNK_BYTES` per replicate, at
+    most :data:`CHUNK_SAMPLES`), never on R or ``memory_mb``, so that replicate r's sum over the
+    samples is added in the same order whatever R and however the replicates are blocked. The
+    replicates per block R_b make the block fit in ``memory_mb`` (at least one) and keep its
     largest temporaries, of ``width`` floats per (replicate, sample) pair (d for per-sample
-    gradients), stay near :data:`CACHE_FRIENDLY_PAIRS` floats."""
-    per_sample = replicates * problem.floats_per_sample * factor * 8
-    by_memory = memory_mb * 2**20 // per_sample
-    by_cache = max(16 if width > 1 else 64, CACHE_FRIENDLY_PAIRS // (replicates * width))
-    return int(max(1, min(problem.n, by_memory, by_cache)))
+    gradients), near :data:`CACHE_FRIENDLY_PAIRS` floats. Iterate ``_chunks(R, R_b)`` outside
+    ``_chunks(m, m_b)``."""
+    m_b = max(1, min(samples, CHUNK_SAMPLES, CHUNK_BYTES // (problem.floats_per_sample * 8)))
+    by_memory = int(memory_mb * 2**20 // (m_b * problem.floats_per_sample * factor * 8))
+    by_cache = max(1, CACHE_FRIENDLY_PAIRS // (m_b * width))
+    return max(1, min(replicates, by_memory, by_cache)), m_b
 
 
 def subsample_size(requested: int, n: int) -> int:
@@ -63,13 +80,15 @@ def _shared(problem: Problem, index) -> dict[str, np.ndarray]:
 
 
 def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
-    """f(x_r) (R,) and ∇f(x_r) (R, d) on the full data, in one backward pass per chunk."""
+    """f(x_r) (R,) and ∇f(x_r) (R, d) on the full data, in one backward pass per block."""
     R, n = X.shape[0], problem.n
     loss, grad = np.zeros(R), np.zeros_like(X)
-    for sl in _chunks(n, chunk_size(problem, R, memory_mb)):
-        out, g = _chunk_loss_and_grad(problem, X, _shared(problem, sl))
-        loss += out
-        grad += g
+    rows_per, samples_per = blocks(problem, R, n, memory_mb)
+    for rows in _chunks(R, rows_per):
+        for sl in _chunks(n, samples_per):
+            out, g = _chunk_loss_and_grad(problem, X[rows], _shared(problem, sl))
+            loss[rows] += out
+            grad[rows] += g
     return loss / n, grad / n
 
 
@@ -84,8 +103,11 @@ def loss_only(problem: Problem, X: np.ndarray, memory_mb: float) -> np.ndarray:
     """f(x_r) (R,) on the full data, without a backward pass."""
     R, n = X.shape[0], problem.n
     total = np.zeros(R)
-    for sl in _chunks(n, chunk_size(problem, R, memory_mb)):
-        total += np.asarray(problem.loss(X[:, None, :], _shared(problem, sl))).sum(axis=-1)
+    rows_per, samples_per = blocks(problem, R, n, memory_mb)
+    for rows in _chunks(R, rows_per):
+        for sl in _chunks(n, samples_per):
+            losses = problem.loss(X[rows, None, :], _shared(problem, sl))
+            total[rows] += np.asarray(losses).sum(axis=-1)
     return total / n
 
 
@@ -170,32 +192,22 @@ def gradient_variance(
     terms over √m (0 when exact, m = n), for a t interval of σ²(x_r)."""
     R, n = X.shape[0], problem.n
     m = subsample_size(samples, n)
-    if m == n:
-        index = np.arange(n)
-    else:
-        index = np.stack([rng.integers(0, n, size=m) for rng in rngs])
-    terms = np.empty((R, m))  # summed once at the end: the same bits whatever the chunks (R)
-    for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=2, width=problem.d)):
-        G = per_sample_grads(problem, X, index[..., sl])
-        terms[:, sl] = ((G - full_grad[:, None, :]) ** 2).sum(axis=2)
-    mean = terms.sum(axis=1) / m
-    if not with_se:
-        return mean
-    if m == n or m < 2:
-        return mean, np.zeros(R)
-    return mean, terms.std(axis=1, ddof=1) / np.sqrt(m)
-
-
-def _subset_batches(problem: Problem, R: int, memory_mb: float, index=None):
-    """(m, chunks): the samples ``index`` (m,) — all n when None — split into chunks of shared
-    data sized for Hessian-vector products of R replicates."""
-    index = np.arange(problem.n) if index is None else np.asarray(index)
-    m = index.shape[0]
-    chunks = [
-        _shared(problem, sl if m == problem.n else index[sl])
-        for sl in _chunks(m, chunk_size(problem, R, memory_mb, factor=3))
-    ]
-    return m, chunks
+    mean, se = np.empty(R), np.zeros(R)
+    rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=2, width=problem.d)
+    for rows in _chunks(R, rows_per):
+        if m == n:
+            index = np.arange(n)
+        else:
+            index = np.stack([rng.integers(0, n, size=m) for rng in rngs[rows]])
+        Xb = X[rows]
+        terms = np.empty((Xb.shape[0], m))  # summed once, row by row: the same bits whatever R
+        for sl in _chunks(m, samples_per):
+            G = per_sample_grads(problem, Xb, index[..., sl])
+            terms[:, sl] = ((G - full_grad[rows, None, :]) ** 2).sum(axis=2)
+        mean[rows] = terms.sum(axis=1) / m
+        if with_se and 2 <= m < n:
+            se[rows] = terms.std(axis=1, ddof=1) / np.sqrt(m)
+    return (mean, se) if with_se else mean
 
 
 def hessian_vector(
@@ -203,11 +215,13 @@ def hessian_vector(
 ) -> np.ndarray:
     """∇²f(x_r)·v_r for every replicate r, shape (R, d), via ``autodiff.hvp``; with ``index``
     (m,) the Hessian of (1/m) Σ_{i∈index} fᵢ instead (the same samples for every replicate)."""
-    m, batches = _subset_batches(problem, X.shape[0], memory_mb, index)
+    index = np.arange(problem.n) if index is None else np.asarray(index)
     out = np.zeros_like(X)
-    for batch in batches:
-        out += _chunk_hvp(problem, X, V, batch)
-    return out / m
+    for sl in _chunks(index.shape[0], blocks(problem, 1, problem.n, memory_mb)[1]):
+        batch = _shared(problem, index[sl])
+        f = lambda Z, batch=batch: anp.sum(problem.loss(Z, batch))  # noqa: E731
+        out += autodiff.hvp(f, X[:, None, :], V[:, None, :])[:, 0, :]
+    return out / index.shape[0]
 
 
 def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=None):
@@ -217,23 +231,29 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     Each chunk's gradient computation is recorded once, and each product is then one backward
     sweep over that record (reverse over reverse: the VJP of ∇f with cotangent v is Hv, H being
     symmetric), about 3x cheaper per product than a forward-over-reverse ``hvp`` that evaluates
-    f again. The records kept stay under ``memory_mb``; chunks beyond it are recomputed."""
-    m, batches = _subset_batches(problem, X.shape[0], memory_mb, index)
-    recorded, recomputed, used = [], [], 0
-    for batch in batches:
-        if used < memory_mb * 2**20:
-            vjp_fn = _gradient_vjp(problem, X, batch)
-            used += vjp_fn.nbytes()
-            recorded.append(vjp_fn)
-        else:
-            recomputed.append(batch)
+    f again. The records kept stay under ``memory_mb``; blocks beyond it are recorded again for
+    each product (the same operations, so the same bits)."""
+    R = X.shape[0]
+    full = index is None
+    index = np.arange(problem.n) if full else np.asarray(index)
+    m = index.shape[0]
+    rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
+    records, used = [], 0  # (rows, batch, record or None: recorded again when needed)
+    for rows in _chunks(R, rows_per):
+        for sl in _chunks(m, samples_per):
+            batch = _shared(problem, sl if full else index[sl])
+            vjp_fn = None
+            if used < memory_mb * 2**20:
+                vjp_fn = _gradient_vjp(problem, X[rows], batch)
+                used += vjp_fn.nbytes()
+            records.append((rows, batch, vjp_fn))
 
     def apply(V: np.ndarray) -> np.ndarray:
         out = np.zeros_like(X)
-        for vjp_fn in recorded:
-            out += vjp_fn(V)
-        for batch in recomputed:
-            out += _chunk_hvp(problem, X, V, batch)
+        for rows, batch, vjp_fn in records:
+            if vjp_fn is None:
+                vjp_fn = _gradient_vjp(problem, X[rows], batch)
+            out[rows] += vjp_fn(V[rows])
         return out / m
 
     return apply
@@ -258,11 +278,6 @@ def _gradient_vjp(problem: Problem, X: np.ndarray, batch):
 
     vjp_fn.nbytes = traced_vjp.nbytes
     return vjp_fn
-
-
-def _chunk_hvp(problem: Problem, X: np.ndarray, V: np.ndarray, batch):
-    hv = autodiff.hvp(lambda Z: anp.sum(problem.loss(Z, batch)), X[:, None, :], V[:, None, :])
-    return hv[:, 0, :]
 
 
 class Extremes(NamedTuple):

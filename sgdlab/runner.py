@@ -38,7 +38,7 @@ from .samplers import (
     shared_rng,
 )
 from .schedules import Schedule, make_schedule
-from .validation import check_config, check_problem_fit
+from .validation import check_config, check_memory, check_problem_fit
 
 
 @dataclass
@@ -75,6 +75,7 @@ def prepare(cfg) -> Plan:
         check_problem_fit(cfg, n - n_hold)
         holdout, problem = problem.subset(order[:n_hold]), problem.subset(order[n_hold:])
     check_problem_fit(cfg, problem.n)
+    check_memory(cfg, problem)  # now that n, d and the floats per sample are known
     T, b = int(cfg.steps), int(cfg.batch_size)
     opt_params = _params(cfg.optimizer)
     if cfg.optimizer.name == "svrg" and opt_params["inner"] == 0:

@@ -156,27 +156,85 @@ def _gb(nbytes: float) -> str:
     return f"{nbytes / 2**30:,.3g} GiB"
 
 
-def check_memory(cfg, total: int | None = None) -> None:
-    """Refuse, before anything is allocated, a run whose logged arrays alone need more memory
-    than the machine has (``total`` bytes; its RAM by default): at least 8 bytes for each
-    (replicate, step) variable at each logged step, for each step size η_t, and a few (R, d)
-    arrays. The message names the memory needed."""
+# (R, d) arrays a run keeps besides the logged ones: x, its update, g, h, the noise, ∇f, the
+# average, up to three of optimizer state, SVRG's snapshot and its gradient, and a spare.
+ITERATE_ARRAYS = 12
+
+
+def _grid_size(T: int, every: int, geometric: bool, num: int) -> int:
+    """The number of steps of ``sgdlab.grids.log_grid`` (at most), without making it."""
+    return T // int(every) + 2 if int(every) > 0 else (int(num) + 1 if geometric else 2)
+
+
+def _int(node, key: str) -> int | None:
+    value = node.get(key) if key in node else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def memory_needed(cfg, problem=None) -> list[tuple[str, object, float, str]]:
+    """The memory a run needs that ``memory_mb`` does not chunk, as (key, value, bytes, what)
+    terms, ``key=value`` being the setting that scales the term: the logged (replicate, step)
+    arrays (and x_t and the gradient error when d ≤ log.max_params), the T + 1 step sizes, the
+    (R, d) iterates and optimizer state, the Lanczos basis (R, k, d), the step's minibatch
+    (R × b samples on the tape) and the data (n samples). ``problem`` (built) gives n, d and the
+    floats per sample; without it, d and n come from the config when it has them."""
+    R, T, b, log = int(cfg.replicates), int(cfg.steps), int(cfg.batch_size), cfg.log
+    logged = 2
+    if log.enabled:
+        e = log.estimates
+        logged = min(T + 1, _grid_size(T, log.every, log.geometric, log.num)
+                     + _grid_size(T, e.every, e.geometric, e.num))  # fmt: skip
+    per_step = sum(dims == ("replicate", "step") for dims, _, _ in VARIABLES.values())
+    if problem is not None:
+        n, d, fps = problem.n, problem.d, problem.floats_per_sample
+        data = sum(v.nbytes for v in problem.data.values())
+    else:
+        n, d, fps = _int(cfg.problem, "n"), _int(cfg.problem, "d") or 1, 0
+        synthetic = str(cfg.problem.get("data", "synthetic")) == "synthetic"
+        data = 8.0 * n * (d + 1) if n and synthetic else 0.0
+    per_step += 2 * d if d <= int(log.max_params) else 0
+    k = min(d, int(log.estimates.lanczos_iters)) if log.enabled else 0
+    return [
+        ("replicates", R, 8.0 * R * logged * per_step, f"{logged} logged steps"),
+        ("steps", T, 24.0 * (T + 1), "step sizes"),
+        ("replicates", R, 8.0 * R * d * (ITERATE_ARRAYS + 3 * k), f"d={d} iterates, Lanczos"),
+        ("batch_size", b, 8.0 * R * b * fps, "minibatch"),
+        ("problem.n", n, float(data), "data"),
+    ]
+
+
+def check_memory(cfg, problem=None, total: int | None = None) -> None:
+    """Refuse, before the run allocates its arrays, a run whose memory that cannot be chunked
+    (:func:`memory_needed`) exceeds the machine's (``total`` bytes; its RAM by default), or
+    whose ``memory_mb`` is below one replicate's block of a full-data pass. The one-line message
+    names the memory needed and the setting that needs most of it."""
+    if problem is not None:
+        from . import estimators as est  # the block sizes of the chunked passes
+
+        m_b = est.blocks(problem, 1, problem.n, cfg.memory_mb)[1]  # m_b: the problem's alone
+        block = est.MAX_FACTOR * m_b * problem.floats_per_sample * 8
+        require(
+            cfg.memory_mb * 2**20 >= block,
+            "memory_mb",
+            cfg.memory_mb,
+            f"a full-data pass needs at least {block / 2**20:,.3g} MB (one replicate × a chunk "
+            f"of {m_b} samples × {problem.floats_per_sample} floats × {est.MAX_FACTOR}); "
+            f"raise memory_mb",
+        )
     total = _physical_memory() if total is None else total
     if total is None:
         return
-    R, T, log = int(cfg.replicates), int(cfg.steps), cfg.log
-    logged = T // int(log.every) + 2 if log.enabled and int(log.every) > 0 else 2
-    per_step = sum(dims == ("replicate", "step") for dims, _, _ in VARIABLES.values())
-    d = int(cfg.problem.d) if "d" in cfg.problem and isinstance(cfg.problem.d, int) else 1
-    need = 8.0 * (R * logged * per_step + (T + 1) + 6 * R * d)
-    key, value = ("replicates", R) if R * logged * per_step >= T else ("steps", T)
+    terms = memory_needed(cfg, problem)
+    need = sum(t[2] for t in terms)
+    key, value, _, _ = max(terms, key=lambda t: t[2])
+    parts = ", ".join(f"{what} {_gb(size)}" for _, _, size, what in terms if size >= need / 100)
     require(
         need <= total,
         key,
         value,
-        f"the run needs at least {_gb(need)} of memory for its logged arrays (R={R} "
-        f"replicates × {logged} logged steps × {per_step} variables, and T={T} step sizes), "
-        f"more than this machine's {_gb(total)}; lower replicates, steps or log.every",
+        f"the run needs at least {_gb(need)} of memory beyond the chunked full-data passes "
+        f"({parts}; R={int(cfg.replicates)} replicates, T={int(cfg.steps)} steps), more than "
+        f"this machine's {_gb(total)}; lower replicates, steps, batch_size or log.every",
     )
 
 

@@ -108,6 +108,7 @@ BAD = [
     (["replicates=100000000000"], "replicates=100000000000: the run needs at least"),
     (["steps=100000000000000", "log.enabled=false"], "steps=100000000000000: the run needs"),
     (["-m", "replicates=2,100000000000"], "GiB of memory"),
+    (["memory_mb=0.05"], "memory_mb=0.05: a full-data pass needs at least"),
 ]
 
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 import sgdlab
 from sgdlab import ConfigError
+from sgdlab import estimators as est
 from sgdlab.dataset import VARIABLES
 from sgdlab.problems import PROBLEMS
 from sgdlab.runner import prepare
+from sgdlab.validation import check_memory, memory_needed
 
 FAST = ["steps=30", "replicates=3", "log.estimates.num=2", "log.num=5"]
 SOFTMAX = Path(__file__).resolve().parents[1] / "examples" / "softmax_regression.py"
@@ -258,11 +261,51 @@ def test_sigma_subsample_is_recorded_and_close():
     np.testing.assert_allclose(sub["sigma_sq"].isel(step=0), e, rtol=0.5)
 
 
-def test_memory_cap_chunks_without_changing_results():
-    big = sgdlab.run(["problem=mlp", *SMALL["mlp"], *FAST])
-    tiny = sgdlab.run(["problem=mlp", *SMALL["mlp"], *FAST, "memory_mb=0.01"])
-    for name in ("loss", "sigma_sq", "L_local", "x_final"):
-        np.testing.assert_allclose(tiny[name], big[name], rtol=1e-9, atol=1e-12)
+def _same_bits(a, b):
+    """Every variable of dataset ``a`` equals ``b``'s bit for bit (NaN where NaN)."""
+    assert set(a.data_vars) == set(b.data_vars)
+    for name, var in a.data_vars.items():
+        x, y = var.values, b[name].values
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+
+
+def test_memory_check_counts_what_the_built_problem_cannot_chunk():
+    """The refusal names the memory the run needs beyond the chunked passes (its iterates,
+    logged arrays, Lanczos basis, minibatch, data) and the setting that needs most of it."""
+    cfg = sgdlab.compose(["problem=mlp", "problem.hidden=50", "replicates=64"])
+    prob = prepare(cfg).problem
+    terms = memory_needed(cfg, prob)
+    need = sum(size for _, _, size, _ in terms)
+    assert need > 8 * 64 * prob.d * 12 + sum(v.nbytes for v in prob.data.values())
+    check_memory(cfg, prob, total=int(need))  # fits
+    with pytest.raises(ConfigError, match=r"^replicates=64: the run needs at least [\d.]+ GiB"):
+        check_memory(cfg, prob, total=int(need) - 1)
+    with pytest.raises(ConfigError, match=r"^memory_mb=0.1: a full-data pass needs at least"):
+        check_memory(OmegaConf.merge(cfg, {"memory_mb": 0.1}), prob, total=int(need))
+
+
+BLOCKED = {
+    "least_squares": ["early_stopping.patience=10"],  # held-out losses: loss_only passes
+    "logistic": ["log.estimates.sigma_samples=12", "log.estimates.hessian_samples=20"],
+    "mlp": [],
+}
+
+
+@pytest.mark.parametrize("problem", sorted(BLOCKED))
+def test_replicate_blocks_and_R_leave_every_variable_unchanged(problem, monkeypatch):
+    """A memory_mb so small that every full-data pass goes one replicate at a time gives the
+    same bits as one block, and replicate r is the same whatever R."""
+    monkeypatch.setattr(est, "CHUNK_BYTES", 2**12)  # several chunks of samples per pass
+    args = [f"problem={problem}", *SMALL[problem], *BLOCKED[problem], "steps=30", "log.num=5",
+            "log.estimates.num=2", "averaging.kind=full"]  # fmt: skip
+    prob = prepare(sgdlab.compose(args)).problem
+    R, m_b = 5, est.blocks(prob, 1, prob.n, 512)[1]
+    tiny_mb = est.MAX_FACTOR * m_b * prob.floats_per_sample * 8 / 2**20  # the least allowed
+    assert m_b < prob.n and est.blocks(prob, R, prob.n, tiny_mb, factor=2)[0] == 1
+    one_block = sgdlab.run([*args, f"replicates={R}"])
+    assert est.blocks(prob, R, prob.n, 512, factor=est.MAX_FACTOR)[0] == R
+    _same_bits(sgdlab.run([*args, f"replicates={R}", f"memory_mb={tiny_mb}"]), one_block)
+    _same_bits(sgdlab.run([*args, "replicates=3"]), one_block.isel(replicate=slice(0, 3)))
 
 
 BAD = [

@@ -50,7 +50,7 @@ def test_sigma_sq_equals_brute_force_per_sample_loop(overrides):
 
     prob, X = _at_point(overrides)
     loss, full = est.loss_and_grad(prob, X, 512)
-    sigma = est.gradient_variance(prob, X, full, memory_mb=0.001)  # forces chunks of 1 sample
+    sigma = est.gradient_variance(prob, X, full, memory_mb=0.001)  # blocks of 1 replicate
     brute = np.zeros(len(X))
     for r, x in enumerate(X):
         grads = []
@@ -96,7 +96,7 @@ def test_L_local_on_least_squares_is_lambda_max_over_n():
 @pytest.mark.parametrize("memory_mb", [512, 0.01])
 def test_hessian_operator_matches_hvp_when_recorded_and_when_recomputed(memory_mb):
     """The recorded (reverse-over-reverse) products equal autodiff.hvp's; with a tiny memory
-    cap only the first chunk is recorded and the rest are recomputed, with the same result."""
+    cap only the first block is kept and the rest are recorded again, with the same result."""
     cfg = sgdlab.compose(["problem=logistic", "problem.n=300", "problem.d=6"])
     prob = prepare(cfg).problem
     rng = np.random.default_rng(0)

@@ -117,17 +117,51 @@ class Problem:
         )
 
 
+# Replicates per matrix product in a pass over shared samples. A BLAS product's row r depends on
+# how many rows the product has (other kernels handle the edge rows, threads split large ones),
+# so products of a fixed number of rows keep replicate r's bits the same whatever R and however
+# the replicates are chunked. 8 rows: small R pads little (R = 8 on logistic n = 10,000, d = 50:
+# passes 1.5-1.9x the one-product time with 8 rows, 2.3x with 16); at R = 32, 8 to 32 rows cost
+# the same (measured).
+ROW_BLOCK = 8
+
+
+def _in_row_blocks(x, features_t):
+    """⟨x_r, aᵢ⟩ (R, m) for x (R, 1, d) and features_t (d, m), as products of exactly
+    :data:`ROW_BLOCK` replicates (the last block padded with zero rows)."""
+    R, d = x.shape[0], x.shape[-1]
+    pad = -R % ROW_BLOCK
+    if pad:
+        x = anp.concatenate([x, np.zeros((pad, 1, d))])
+    out = anp.reshape(anp.matmul(anp.reshape(x, (-1, ROW_BLOCK, d)), features_t), (R + pad, -1))
+    return out[:R] if pad else out
+
+
+def _in_row_blocks_vjp(g, x, features_t):
+    """The cotangent of x (R, 1, d) for the cotangent g (R, m) of :func:`_in_row_blocks`, by the
+    rules its tape runs, in their order: g padded with zero rows (the slice's rule), cut into
+    blocks (reshape's), matmul's rule, then the first R rows (concatenate's)."""
+    R, d = x.shape[0], x.shape[-1]
+    pad = -R % ROW_BLOCK
+    if pad:
+        g = anp.concatenate([g, np.zeros((pad, g.shape[-1]))])
+    blocks = anp.reshape(g, (-1, ROW_BLOCK, g.shape[-1]))
+    out = anp.reshape(anp.matmul.vjps[0](blocks, None, blocks, features_t), (R + pad, 1, d))
+    return out[:R] if pad else out
+
+
 def linear(x, features):
     """Per-sample linear predictor zᵢ = ⟨x, aᵢ⟩, shape (R, m).
 
-    ``x``: (R, 1, d) shared across samples (one matrix product) or (R, m, d) per sample
+    ``x``: (R, 1, d) shared across samples (matrix products) or (R, m, d) per sample
     (a dot product per row); ``features``: (R or 1, m, d), a plain array.
-    The shared case is written so that the traced graph stays small (two recorded operations
-    each way): on a minibatch step these few calls, not the arithmetic, are most of the cost.
+    The replicate-own case is written so that the traced graph stays small (two recorded
+    operations each way): on a minibatch step these few calls, not the arithmetic, are most of
+    the cost. The shared case (full-data passes) multiplies in blocks of :data:`ROW_BLOCK`.
     """
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:  # samples shared by all replicates: one (R, d)·(d, m) gemm
-            return anp.matmul(anp.reshape(x, (x.shape[0], x.shape[-1])), features[0].T)
+        if features.shape[0] == 1:  # samples shared by all replicates: (B, d)·(d, m) gemms
+            return _in_row_blocks(x, features[0].T)
         # each replicate's own samples: R products (1, d)·(d, m)
         return anp.squeeze(anp.matmul(x, np.swapaxes(features, -1, -2)), axis=-2)
     return anp.vecdot(x, features)
@@ -141,8 +175,7 @@ def linear_vjp(g, x, features):
     primitives, so it can itself be differentiated (a Hessian-vector product)."""
     if x.shape[-2] == 1 and features.shape[-2] != 1:
         if features.shape[0] == 1:
-            flat = anp.reshape(x, (x.shape[0], x.shape[-1]))
-            return anp.reshape(anp.matmul.vjps[0](g, None, flat, features[0].T), x.shape)
+            return _in_row_blocks_vjp(g, x, features[0].T)
         rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
         return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
     return anp.sum_to(anp.vecdot.vjps[0](g, None, x, features), x.shape)
