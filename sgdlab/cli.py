@@ -31,7 +31,7 @@ from pathlib import Path
 
 import hydra
 import numpy as np
-import scipy.stats
+import scipy.special
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -43,6 +43,7 @@ from .compose import (
     compose_many,
     config_dirs,
     expand_sweep,
+    hydra_node,
     parse,
     values,
 )
@@ -110,7 +111,8 @@ def _spread(values: np.ndarray) -> str:
     if ok.size == 1:
         text = f"{ok[0]:.4g} (one replicate: no CI)"
     else:  # Student t: R is often small
-        half = scipy.stats.t.ppf(0.975, ok.size - 1) * ok.std(ddof=1) / np.sqrt(ok.size)
+        # Student t quantile from scipy.special (scipy.stats costs a sweep worker 0.4 s)
+        half = scipy.special.stdtrit(ok.size - 1, 0.975) * ok.std(ddof=1) / np.sqrt(ok.size)
         text = f"{ok.mean():.4g} ± {half:.2g} (95% CI), median {np.median(ok):.4g}"
     if ok.size < values.size:
         text += f" (over the {ok.size} finite of {values.size} replicates)"
@@ -209,6 +211,15 @@ def precheck(args: list[str]) -> None:
         prepare(cfg)
     if ns.multirun:
         _skip_hydras_second_composition()
+        global _sweep_hydra
+        try:  # for the workers, which start before Hydra composes the sweep (main)
+            fixed = [o.input_line for o in everything if not o.is_sweep_override()]
+            _sweep_hydra = hydra_node(fixed, ns.config_dir)
+        except Exception:  # noqa: BLE001 - then the sweep starts them itself, a little later
+            _sweep_hydra = None
+
+
+_sweep_hydra = None  # the hydra node of a sweep the precheck composed
 
 
 def _skip_hydras_second_composition() -> None:
@@ -299,6 +310,9 @@ def main() -> None:
         raise SystemExit(130) from None
     logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
     workers.mark_parent()
+    if _sweep_hydra is not None:  # start (and warm) a local sweep's workers now
+        workers.pin_environment(_sweep_hydra.job.env_set)
+        workers.warm(_sweep_hydra.launcher)
     signal.signal(signal.SIGTERM, _terminated)
     try:
         _hydra_main()

@@ -152,10 +152,23 @@ def compose(
     return cfg
 
 
-def _hydra_compose(overrides: list[str]) -> DictConfig:
-    """Hydra's composition of ``overrides`` (checked, with the search path), unresolved."""
+def _hydra_compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """Hydra's composition of ``overrides`` (checked, with the search path), unresolved;
+    ``with_hydra``: with Hydra's own node ``hydra``."""
     with initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="sgdlab"):
-        return hydra_compose("config", overrides=overrides)
+        return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
+
+
+def hydra_node(overrides: list[str], config_dir=None) -> DictConfig:
+    """The ``hydra`` node (launcher, job environment...) of the command line ``overrides``
+    (no sweeps among them), as Hydra will compose it; unresolved."""
+    parsed = parse(overrides)
+    dirs = config_dirs(config_dir, parsed)
+    overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
+    if dirs:
+        overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
+    register()
+    return _hydra_compose(overrides, with_hydra=True).hydra
 
 
 def _plain(o: Override) -> bool:

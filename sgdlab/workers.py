@@ -117,6 +117,16 @@ def _warm_worker() -> int:
     return os.getpid()
 
 
+def blas_threads(env_set) -> int | None:
+    """The BLAS thread count ``env_set`` (``hydra.job.env_set``) gives its jobs: the least of
+    its ``*_NUM_THREADS`` values (None when it sets none)."""
+    counts = [
+        int(str(v)) for k, v in (env_set or {}).items()
+        if str(k).endswith("_NUM_THREADS") and str(v).isdigit()
+    ]  # fmt: skip
+    return min(counts) if counts else None
+
+
 def process_count(n_jobs: int) -> int:
     """How many processes a local sweep uses for ``n_jobs`` (joblib's rule: -1 is one per
     core, -2 all but one...), the sweep's own included."""
@@ -136,19 +146,36 @@ def pool(workers: int):
 POOL_IDLE_S = 300  # a worker idle this long exits (the sweep has ended)
 
 
-def warm(launcher) -> list | None:
+def warm(launcher) -> threading.Thread | None:
     """Start the local launcher's worker processes now (``hydra.launcher``: sgdlab's local
     launcher, ``hydra_plugins/sgdlab_local``), each importing what a job needs, while the
-    sweep still lists its jobs; returns the warm-up's futures, None when there is nothing to
-    warm. Call it from the sweep's main thread, after :func:`pin_environment`: a worker
-    dies with the thread that started it (``PR_SET_PDEATHSIG``, see :func:`follow_parent`)."""
+    sweep still lists its jobs; returns the thread that starts them, None when there is
+    nothing to warm (the same thread again after the first call). Call it after
+    :func:`pin_environment`.
+
+    The thread lives as long as the process: a worker dies with the thread that started it
+    (``PR_SET_PDEATHSIG``, see :func:`follow_parent`)."""
+    global _warming
+    if _warming is not None:
+        return _warming
     if not str(launcher.get("_target_", "")).startswith("hydra_plugins.sgdlab_local."):
         return None
     n = process_count(launcher.get("n_jobs", -1)) - 1  # the sweep's own process is one
     if n < 1:
         return None
-    try:
-        executor = pool(n)
-        return [executor.submit(_warm_worker) for _ in range(n)]
-    except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
-        return None
+
+    def start() -> None:
+        try:
+            executor = pool(n)
+            for _ in range(n):
+                executor.submit(_warm_worker)
+        except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
+            return
+        threading.Event().wait()  # never set: keep this thread, and so the workers, alive
+
+    _warming = threading.Thread(target=start, daemon=True, name="sgdlab-workers")
+    _warming.start()
+    return _warming
+
+
+_warming: threading.Thread | None = None

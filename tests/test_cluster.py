@@ -65,7 +65,8 @@ def test_help_lists_the_launchers_without_their_plugins_loading():
                          text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("hydra/launcher:"))
-    for name in ("joblib", "basic", "slurm", "local_cluster", "ray_cluster", "submitit_local"):
+    for name in ("local", "joblib", "basic", "slurm", "local_cluster", "ray_cluster",
+                 "submitit_local"):  # fmt: skip
         assert name in line
 
 

@@ -57,7 +57,7 @@ def test_multirun_with_joblib_launcher(tmp_path):
     assert out.returncode == 0, out.stderr
     runs = sorted(tmp_path.glob("multirun/*/*/*/run.nc"))
     assert len(runs) == 4
-    assert "Joblib" in out.stdout + out.stderr  # the joblib launcher ran the jobs
+    assert "joblib workers" in out.stdout + out.stderr  # the local launcher ran the jobs
     seen = set()
     for path in runs:
         ds = sgdlab.read_dataset(path)

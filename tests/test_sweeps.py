@@ -254,7 +254,7 @@ def test_basic_launcher_runs_a_sweep_and_keeps_going_after_a_failure(tmp_path):
              "hydra.sweep.dir=sw"]  # fmt: skip
     out = sgdlab_cmd(sweep, tmp_path, env=hooked_env(tmp_path, FAIL_LR_002))
     assert out.returncode == 1
-    assert "Joblib" not in out.stdout + out.stderr
+    assert "joblib workers" not in out.stdout + out.stderr
     assert len(list((tmp_path / "sw").glob("*/run.nc"))) == 2
     out = sgdlab_cmd(sweep, tmp_path)
     assert out.returncode == 0, out.stderr
@@ -287,25 +287,60 @@ def test_sweep_workers_start_with_the_configured_blas_threads(tmp_path):
     assert config["hydra"]["job"]["env_set"]["OPENBLAS_NUM_THREADS"] == "1"
 
 
-def test_joblib_workers_are_warmed_and_the_launcher_reuses_them():
-    """warm_joblib starts the launcher's workers with what a job imports; a Parallel call
-    with the launcher's arguments (as Hydra's joblib launcher makes it) lands on them."""
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
-    from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
-    from joblib import Parallel, delayed
+PIDS = """
+    import os
+    from pathlib import Path
+
+    import sgdlab.api
+
+    _run = sgdlab.api.run
+
+    def run(cfg, *args, **kwargs):  # which process ran which job
+        Path(os.environ["SGDLAB_TEST_PIDS"], f"{cfg.optimizer.lr}").write_text(str(os.getpid()))
+        return _run(cfg, *args, **kwargs)
+
+    sgdlab.api.run = run
+"""
+
+
+@pytest.mark.slow
+def test_the_local_launcher_runs_jobs_in_the_sweep_process_and_in_warm_workers(tmp_path):
+    """hydra/launcher=local (the default): the sweep's own process runs jobs, and so do its
+    n_jobs - 1 workers; the result equals the basic launcher's."""
+    env = hooked_env(tmp_path, PIDS)
+    (tmp_path / "pids").mkdir()
+    env["SGDLAB_TEST_PIDS"] = str(tmp_path / "pids")
+    lrs = "optimizer.lr=0.01,0.02,0.03,0.04,0.05,0.06"
+    sweep = ["-m", lrs, "steps=3000", "replicates=8", "log.estimates.num=0",
+             "~hydra.callbacks.report"]  # fmt: skip
+    out = sgdlab_cmd([*sweep, "hydra.sweep.dir=local", "hydra.launcher.n_jobs=2"], tmp_path,
+                     env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "on 2 processes (this one and 1 joblib workers)" in out.stdout + out.stderr
+    pids = {p.read_text() for p in (tmp_path / "pids").iterdir()}
+    assert len(pids) == 2, pids  # the sweep process and one worker
+    out = sgdlab_cmd([*sweep, "hydra.sweep.dir=basic", "hydra/launcher=basic"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    for job in (tmp_path / "basic").glob("*/run.nc"):
+        ours = sgdlab.read_dataset(tmp_path / "local" / job.parent.name / "run.nc")
+        np.testing.assert_array_equal(ours["loss"].values, sgdlab.read_dataset(job)["loss"].values)
+
+
+def test_warm_starts_the_local_launchers_workers_with_what_a_job_imports():
+    """warm() starts n_jobs - 1 workers of the pool the local launcher uses, each importing
+    what a job needs; nothing for another launcher or for one process."""
     from omegaconf import OmegaConf
 
-    assert workers.warm_joblib(OmegaConf.create({"_target_": "basic"})) is None
-    launcher = OmegaConf.structured(JobLibLauncherConf(n_jobs=2))
-    thread = workers.warm_joblib(launcher)
-    assert thread is not None
-    thread.join(timeout=120)
-    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
-    kwargs["backend"] = "loky"
-    process_joblib_cfg(kwargs)
+    assert workers.warm(OmegaConf.create({"_target_": "basic"})) is None
+    one = {"_target_": "hydra_plugins.sgdlab_local.LocalLauncher", "n_jobs": 1}
+    assert workers.warm(OmegaConf.create(one)) is None
+    thread = workers.warm(OmegaConf.create(one | {"n_jobs": 2}))
+    assert thread is not None and workers.warm(OmegaConf.create(one | {"n_jobs": 2})) is thread
+    pool = workers.pool(1)
     probe = "[m in __import__('sys').modules for m in ('sgdlab.api', 'h5netcdf')]"
-    seen = Parallel(**kwargs)(delayed(eval)(probe) for _ in range(4))  # imports nothing
-    assert all(all(s) for s in seen), seen
+    assert pool.submit(eval, probe).result(timeout=120) == [True, True]  # imports nothing
+    assert workers.blas_threads({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "3"}) == 1
+    assert workers.blas_threads({"OTHER": "x"}) is None
 
 
 # ------------------------------------------------------------------------------ one writer

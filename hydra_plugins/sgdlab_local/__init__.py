@@ -23,6 +23,7 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import execute_job
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,19 @@ class LocalLauncher(JoblibLauncher):
         pool = workers.pool(processes - 1) if processes > 1 and len(todo) > 1 else None
         for _ in range(processes - 1 if pool is not None else 0):
             submit(pool)
-        while (item := take()) is not None:  # this process works too
-            returns[item[0]] = execute_job(*item, *args)
+        # this process works too, with the BLAS threads of a worker (it loaded BLAS before
+        # the sweep pinned them in the environment)
+        with threadpool_limits(limits=workers.blas_threads(self.config.hydra.job.env_set)):
+            while (item := take()) is not None:
+                returns[item[0]] = execute_job(*item, *args)
         while True:  # the workers' jobs, including those submitted while waiting
             with lock:
                 pending = [f for _, f in futures if not f.done()]
             if not pending:
                 break
             wait(pending)
+        if pool is not None:  # every job has ended: stop the workers now, not at exit
+            pool.shutdown(wait=False, kill_workers=True)
         errors = []
         for idx, future in futures:
             if future.exception() is not None:
