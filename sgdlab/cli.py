@@ -2,7 +2,7 @@
 
     sgdlab                                   # the default experiment, one run
     sgdlab problem=logistic sampler=reshuffle optimizer.lr=0.05 replicates=16
-    sgdlab -m sampler=with_replacement,reshuffle optimizer.lr=0.01,0.1   # joblib sweep
+    sgdlab -m sampler=with_replacement,reshuffle optimizer.lr=0.01,0.1   # a sweep, one job per core
     sgdlab -m 'sampler=glob(*)' 'optimizer.lr=choice(0.01,0.1)'          # Hydra sweep syntax
     sgdlab --config-dir my_conf experiment=mine   # my_conf/experiment/mine.yaml, your own
     sgdlab --help | sgdlab --cfg job
@@ -290,7 +290,7 @@ _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", vers
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind (joblib stops its workers, the folder's lock is released)."""
+    """SIGTERM arrived: unwind (the workers stop with this process; the lock is released)."""
 
 
 def _terminated(signum, frame) -> None:
