@@ -212,11 +212,18 @@ def precheck(args: list[str]) -> None:
     if ns.multirun:
         _skip_hydras_second_composition()
         global _sweep_hydra
-        try:  # for the workers, which start before Hydra composes the sweep (main)
-            fixed = [o.input_line for o in everything if not o.is_sweep_override()]
-            _sweep_hydra = hydra_node(fixed, ns.config_dir)
+        try:  # for the local launcher's workers, which start before Hydra sets up (main)
+            chosen = [o for o in everything if o.key_or_group == launchers.GROUP]
+            if all(_plainly(o, "local") for o in chosen):
+                fixed = [o.input_line for o in everything if not o.is_sweep_override()]
+                _sweep_hydra = hydra_node(fixed, ns.config_dir)
         except Exception:  # noqa: BLE001 - then the sweep starts them itself, a little later
             _sweep_hydra = None
+
+
+def _plainly(o, option: str) -> bool:
+    """Whether override ``o`` chooses ``option`` (not a sweep, not a deletion)."""
+    return not (o.is_sweep_override() or o.is_delete()) and o.get_value_element_as_str() == option
 
 
 _sweep_hydra = None  # the hydra node of a sweep the precheck composed

@@ -404,3 +404,18 @@ def test_a_sweep_checked_by_the_precheck_is_not_composed_again_by_hydra(monkeypa
     assert BasicSweeper.validate_batch_is_legal is Sweeper.validate_batch_is_legal
     cli.precheck(["-m", "seed=0,1", "steps=5"])
     assert BasicSweeper.validate_batch_is_legal is cli._checked_already
+
+
+def test_the_precheck_keeps_the_local_launchers_settings_for_its_early_workers(monkeypatch):
+    """A sweep with the local launcher (the default) has its hydra node composed by the
+    precheck, so that its workers start before Hydra sets up; another launcher has none."""
+    _prepared(monkeypatch)
+    monkeypatch.setattr(cli, "_sweep_hydra", None)
+    cli.precheck(["-m", "seed=0,1", "steps=5", "hydra.launcher.n_jobs=3",
+                  "hydra.job.env_set.OMP_NUM_THREADS=2"])  # fmt: skip
+    assert cli._sweep_hydra.launcher._target_ == "hydra_plugins.sgdlab_local.LocalLauncher"
+    assert cli._sweep_hydra.launcher.n_jobs == 3
+    assert str(cli._sweep_hydra.job.env_set.OMP_NUM_THREADS) == "2"
+    monkeypatch.setattr(cli, "_sweep_hydra", None)
+    cli.precheck(["-m", "seed=0,1", "steps=5", "hydra/launcher=basic"])
+    assert cli._sweep_hydra is None
