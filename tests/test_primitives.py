@@ -745,3 +745,23 @@ def test_wrap_index_counts_negatives_from_the_end_and_refuses_out_of_range():
             wrap_index(np.array([0, bad]), 3)
     with pytest.raises(IndexError, match="only integers"):
         wrap_index(np.array([0.5]), 3)
+
+
+def test_logaddexp_kernel_is_numpys_to_rounding_and_softplus_bits():
+    """The logaddexp primitive's vectorized kernel: NumPy's values to an ulp of the terms,
+    NumPy's exact values at the infinities and NaN, and logaddexp(0, z) = softplus(z) bit for
+    bit (a custom loss written with np.logaddexp gets the built-in problems' kernel)."""
+    from autodiff.numpy.elementwise import _logaddexp, _softplus
+
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 30.0, 800.0):
+        a, b = rng.standard_normal((2, 10_000)) * scale
+        ulp = np.spacing(np.maximum(np.abs(a), np.abs(b)) + 1.0)
+        assert np.all(np.abs(_logaddexp(a, b) - np.logaddexp(a, b)) <= ulp)
+    special = np.array([np.inf, -np.inf, np.nan, 0.0, 5.0, 1e308, -1e308])
+    x, y = np.meshgrid(special, special)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(_logaddexp(x, y), np.logaddexp(x, y))
+    z = rng.standard_normal(2048) * 5
+    assert np.array_equal(_logaddexp(0.0, z), _softplus(z))
+    assert float(_logaddexp(1.0, 2.0)) == float(np.logaddexp(1.0, 2.0))
