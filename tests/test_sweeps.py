@@ -326,6 +326,47 @@ def test_the_local_launcher_runs_jobs_in_the_sweep_process_and_in_warm_workers(t
         np.testing.assert_array_equal(ours["loss"].values, sgdlab.read_dataset(job)["loss"].values)
 
 
+KILL_FIRST_WORKER_JOB = """
+    import os
+    import signal
+    from pathlib import Path
+
+    import sgdlab.api
+
+    _run = sgdlab.api.run
+
+    def run(cfg, *args, **kwargs):  # the first job a worker runs kills its process
+        marker = Path(os.environ["SGDLAB_TEST_MARKER"])
+        if str(os.getpid()) != os.environ.get("SGDLAB_SWEEP_PID") and not marker.exists():
+            marker.write_text(str(cfg.optimizer.lr))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _run(cfg, *args, **kwargs)
+
+    sgdlab.api.run = run
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_leaves_one_missing_job_and_the_others_run(tmp_path):
+    """A job's worker process killed (here by the job itself): one line naming the job, the
+    other jobs still run (in the sweep process once the pool is broken), the summary lists
+    the job as missing, exit 1, no traceback; the same sweep again runs only that job."""
+    env = hooked_env(tmp_path, KILL_FIRST_WORKER_JOB)
+    env["SGDLAB_TEST_MARKER"] = str(tmp_path / "killed")
+    sweep = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "hydra.launcher.n_jobs=2", *QUICK,
+             "hydra.sweep.dir=sw"]  # fmt: skip
+    out = sgdlab_cmd(sweep, tmp_path, env=env)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    killed = (tmp_path / "killed").read_text()
+    assert f"optimizer.lr={killed}" in out.stderr and "its worker process died" in out.stderr
+    assert "1 missing of 4 jobs" in out.stderr
+    assert len(list((tmp_path / "sw").glob("*/run.nc"))) == 3
+    out = sgdlab_cmd(sweep, tmp_path, env=env)  # the marker exists: nothing is killed now
+    assert out.returncode == 0, out.stderr
+    assert "3 skipped (done with the same config), 1 run (1 missing" in out.stdout
+
+
 def test_warm_starts_the_local_launchers_workers_with_what_a_job_imports():
     """warm() starts n_jobs - 1 workers of the pool the local launcher uses, each importing
     what a job needs; nothing for another launcher or for one process."""

@@ -13,19 +13,35 @@ join as soon as they have imported), and long jobs run ``n_jobs`` at a time.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    setup_globals,
+)
 from hydra_plugins.hydra_joblib_launcher._core import execute_job
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
+
+
+def _lost(num: int, overrides: Sequence[str]) -> JobReturn:
+    """A job whose worker process died (killed, out of memory, a crash): one line on stderr,
+    and a JobReturn without a result; the sweep's summary finds the job missing on disk."""
+    label = " ".join(filter_overrides(overrides))
+    sys.stderr.write(f"sgdlab: job {num} ({label}) ended without a result: its worker process "
+                     "died (killed, or out of memory)\n")  # fmt: skip
+    return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
 
 
 class LocalLauncher(JoblibLauncher):
@@ -34,7 +50,8 @@ class LocalLauncher(JoblibLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         """Run every job, in this process and in the pool's workers; their JobReturns in
-        job order (a worker's exception is raised once every job has ended)."""
+        job order. A job whose worker died is a missing job (one line; the others go on, in
+        this process if the pool broke); another exception is raised once every job ended."""
         from sgdlab import workers
 
         setup_globals()
@@ -51,19 +68,38 @@ class LocalLauncher(JoblibLauncher):
         args = (self.hydra_context, self.config, self.task_function, Singleton.get_state())
         returns: dict[int, JobReturn] = {}
         futures, lock = [], threading.Lock()
+        changed = threading.Condition(lock)
+        outstanding = 0  # jobs handed to a worker and not finished yet
 
         def take():
             with lock:
                 return todo.popleft() if todo else None
 
         def submit(pool) -> None:  # the next job to a worker that is free
-            item = take()
-            if item is None:
-                return
-            future = pool.submit(execute_job, *item, *args)
+            nonlocal outstanding
             with lock:
-                futures.append((item[0], future))
-            future.add_done_callback(lambda _: submit(pool))
+                if not todo:
+                    return
+                item = todo.popleft()
+                outstanding += 1
+            try:
+                future = pool.submit(execute_job, *item, *args)
+            except Exception:  # noqa: BLE001 - the pool is broken: this process runs it
+                with lock:
+                    todo.appendleft(item)
+                    outstanding -= 1
+                    changed.notify_all()
+                return
+            with lock:
+                futures.append((item, future))
+            future.add_done_callback(lambda _: finished(pool))
+
+        def finished(pool) -> None:
+            nonlocal outstanding
+            submit(pool)  # the next one first: outstanding stays > 0 while jobs remain
+            with lock:
+                outstanding -= 1
+                changed.notify_all()
 
         pool = workers.pool(processes - 1) if processes > 1 and len(todo) > 1 else None
         for _ in range(processes - 1 if pool is not None else 0):
@@ -71,20 +107,23 @@ class LocalLauncher(JoblibLauncher):
         # this process works too, with the BLAS threads of a worker (it loaded BLAS before
         # the sweep pinned them in the environment)
         with threadpool_limits(limits=workers.blas_threads(self.config.hydra.job.env_set)):
-            while (item := take()) is not None:
-                returns[item[0]] = execute_job(*item, *args)
-        while True:  # the workers' jobs, including those submitted while waiting
-            with lock:
-                pending = [f for _, f in futures if not f.done()]
-            if not pending:
-                break
-            wait(pending)
+            while True:
+                while (item := take()) is not None:
+                    returns[item[0]] = execute_job(*item, *args)
+                with lock:  # then wait for the workers' jobs (or one handed back to us)
+                    while outstanding and not todo:
+                        changed.wait()
+                    if not outstanding and not todo:
+                        break
         if pool is not None:  # every job has ended: stop the workers now, not at exit
             pool.shutdown(wait=False, kill_workers=True)
         errors = []
-        for idx, future in futures:
-            if future.exception() is not None:
-                errors.append(future.exception())
+        for (idx, overrides), future in futures:
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                returns[idx] = _lost(idx, overrides)
+            elif error is not None:
+                errors.append(error)
             else:
                 returns[idx] = future.result()
         if errors:
