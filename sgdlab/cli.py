@@ -245,17 +245,6 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 def _checked_already(self, batch) -> None:
     """Stands for Hydra's check of a sweep's batch once :func:`precheck` has made it."""
-    global _every_job_checked
-    _every_job_checked = True
-
-
-_every_job_checked = False
-
-
-def every_job_checked() -> bool:
-    """Whether :func:`precheck` composed and checked every job of this command line (the
-    sweeper then need not compose them again)."""
-    return _every_job_checked
 
 
 def _check_sweep_base(parsed, config_dir) -> None:

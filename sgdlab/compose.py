@@ -133,14 +133,7 @@ def compose(
 
     Returns the resolved config (without the ``hydra`` node); unknown options, unknown keys and
     wrong types raise a one-line :class:`ConfigError`."""
-    overrides = [str(o) for o in overrides]
-    parsed = parse(overrides)
-    dirs = config_dirs(config_dir, parsed)
-    check_group_choices(parsed, dirs)
-    overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
-    if dirs:
-        overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
-    register()
+    overrides = _for_hydra([str(o) for o in overrides], config_dir)
     try:
         cfg = _hydra_compose(overrides)
         OmegaConf.resolve(cfg)
@@ -150,6 +143,20 @@ def compose(
             message += "; write ++key=value to set a key whether or not it exists"
         raise ConfigError(message) from None
     return cfg
+
+
+def _for_hydra(overrides: list[str], config_dir) -> list[str]:
+    """``overrides`` with their group choices checked and the config directories (``config_dir``
+    and ``hydra.searchpath`` overrides) as one search path override, the schemas registered:
+    what Hydra's composition is given."""
+    parsed = parse(overrides)
+    dirs = config_dirs(config_dir, parsed)
+    check_group_choices(parsed, dirs)
+    overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
+    if dirs:
+        overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
+    register()
+    return overrides
 
 
 def _hydra_compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
@@ -162,13 +169,7 @@ def _hydra_compose(overrides: list[str], with_hydra: bool = False) -> DictConfig
 def hydra_node(overrides: list[str], config_dir=None) -> DictConfig:
     """The ``hydra`` node (launcher, job environment...) of the command line ``overrides``
     (no sweeps among them), as Hydra will compose it; unresolved."""
-    parsed = parse(overrides)
-    dirs = config_dirs(config_dir, parsed)
-    overrides = [o for o, p in zip(overrides, parsed, strict=True) if p.key_or_group != SEARCHPATH]
-    if dirs:
-        overrides.append(f"{SEARCHPATH}=[{','.join(f'file://{d}' for d in dirs)}]")
-    register()
-    return _hydra_compose(overrides, with_hydra=True).hydra
+    return _hydra_compose(_for_hydra(overrides, config_dir), with_hydra=True).hydra
 
 
 def _plain(o: Override) -> bool:

@@ -67,6 +67,17 @@ def _run(overrides, monkeypatch, use_replay: bool):
     return sgdlab.run(overrides)
 
 
+def _assert_replay_equals_tracing(overrides, monkeypatch, program_calls) -> None:
+    """The run of ``overrides`` traced, then replayed (which it must do): the iterates, losses
+    and gradient noise are the same to the last bit."""
+    traced = _run(overrides, monkeypatch, False)
+    assert not program_calls
+    replayed = _run(overrides, monkeypatch, True)
+    assert program_calls, "the run did not replay its minibatch gradients"
+    for var in ("x_final", "loss", "noise_sq"):
+        np.testing.assert_array_equal(replayed[var].values, traced[var].values, err_msg=var)
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("problem", PROBLEMS)
 def test_runs_with_replay_equal_runs_with_tracing(problem, optimizer, monkeypatch, program_calls):
@@ -76,12 +87,7 @@ def test_runs_with_replay_equal_runs_with_tracing(problem, optimizer, monkeypatc
         f"problem={problem}", f"optimizer={optimizer}", "replicates=3", "steps=40",
         "log.estimates.num=0",
     ]  # fmt: skip
-    traced = _run(overrides, monkeypatch, False)
-    assert not program_calls
-    replayed = _run(overrides, monkeypatch, True)
-    assert program_calls, "the run did not replay its minibatch gradients"
-    for var in ("x_final", "loss", "noise_sq"):
-        np.testing.assert_array_equal(replayed[var].values, traced[var].values, err_msg=var)
+    _assert_replay_equals_tracing(overrides, monkeypatch, program_calls)
 
 
 TWO_LAYER = Path(__file__).resolve().parents[1] / "examples" / "two_layer_net.py"
@@ -101,12 +107,7 @@ def test_custom_problem_runs_the_same_with_replay(example, monkeypatch, program_
     """The examples' vmapped losses index with the label (``logits[example["y"]]``): the
     label stays a slot of the program, so they replay, and the run is the same bit for bit."""
     overrides = [*EXAMPLES[example], "replicates=2", "steps=20", "log.estimates.num=0"]
-    traced = _run(overrides, monkeypatch, False)
-    assert not program_calls
-    replayed = _run(overrides, monkeypatch, True)
-    assert program_calls, "the custom problem did not replay its minibatch gradients"
-    for var in ("x_final", "loss", "noise_sq"):
-        np.testing.assert_array_equal(replayed[var].values, traced[var].values, err_msg=var)
+    _assert_replay_equals_tracing(overrides, monkeypatch, program_calls)
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
