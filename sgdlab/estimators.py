@@ -17,6 +17,7 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -28,6 +29,7 @@ import autodiff.numpy as anp
 import autodiff.replay
 
 from .problems import Problem
+from .problems.base import HESSIAN_ROW_BLOCK
 
 # (replicate, sample) pairs per chunk beyond which a larger chunk is slower, not faster: the
 # temporaries of one elementwise op then stop fitting in cache (measured on logistic, R = 64:
@@ -132,6 +134,13 @@ FUSED = True
 # the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
 # tracer's per-operation cost. False: trace every step.
 REPLAY = True
+# Hessian-vector products of a problem that provides a hand-written ``hessian`` operator (linear
+# models: two matrix products per chunk, the curvature weights computed once per point) use it;
+# equal to the recorded product to round-off, not bit for bit. False: the recorded product.
+FUSED_HESSIAN = True
+# Replicate-sample pairs per (replicate, sample) block of the hand-written Hessian operator
+# are about CACHE_FRIENDLY_PAIRS / HESSIAN_WIDTH (see blocks()).
+HESSIAN_WIDTH = 1
 _replayed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -228,32 +237,42 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     """V (R, d) ↦ ∇²f(x_r)·v_r for every replicate r, for many V at one X (as
     :func:`hessian_vector`, also for a subset ``index``).
 
-    Each chunk's gradient computation is recorded once, and each product is then one backward
-    sweep over that record (reverse over reverse: the VJP of ∇f with cotangent v is Hv, H being
-    symmetric), about 3x cheaper per product than a forward-over-reverse ``hvp`` that evaluates
-    f again. The records kept stay under ``memory_mb``; blocks beyond it are recorded again for
-    each product (the same operations, so the same bits)."""
+    With the problem's hand-written ``hessian`` (linear models, :data:`FUSED_HESSIAN`), what
+    each chunk of samples needs (e.g. the curvature weights ℓ''(zᵢ)) is computed once, and each
+    product is two matrix products per chunk. Otherwise each chunk's gradient computation is
+    recorded once, and each product is then one backward sweep over that record (reverse over
+    reverse: the VJP of ∇f with cotangent v is Hv, H being symmetric), about 3x cheaper per
+    product than a forward-over-reverse ``hvp`` that evaluates f again. What is kept stays
+    under ``memory_mb``; blocks beyond it are computed again for each product (the same
+    operations, so the same bits)."""
     R = X.shape[0]
     full = index is None
     index = np.arange(problem.n) if full else np.asarray(index)
     m = index.shape[0]
-    rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
-    records, used = [], 0  # (rows, batch, record or None: recorded again when needed)
+    fused = FUSED_HESSIAN and problem.hessian is not None
+    make = problem.hessian if fused else functools.partial(_gradient_vjp, problem)
+    if fused:  # what a block keeps: one weight per (replicate, sample) pair, and a temporary
+        rows_per, samples_per = blocks(problem, R, m, memory_mb, width=HESSIAN_WIDTH)
+        # whole blocks of the operator's products (a partial one is padded)
+        rows_per = min(R, max(HESSIAN_ROW_BLOCK, rows_per - rows_per % HESSIAN_ROW_BLOCK))
+    else:
+        rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
+    records, used = [], 0  # (rows, batch, operator or None: made again when needed)
     for rows in _chunks(R, rows_per):
         for sl in _chunks(m, samples_per):
             batch = _shared(problem, sl if full else index[sl])
-            vjp_fn = None
+            op = None
             if used < memory_mb * 2**20:
-                vjp_fn = _gradient_vjp(problem, X[rows], batch)
-                used += vjp_fn.nbytes()
-            records.append((rows, batch, vjp_fn))
+                op = make(X[rows], batch)
+                used += op.nbytes() if callable(op.nbytes) else op.nbytes
+            records.append((rows, batch, op))
 
     def apply(V: np.ndarray) -> np.ndarray:
         out = np.zeros_like(X)
-        for rows, batch, vjp_fn in records:
-            if vjp_fn is None:
-                vjp_fn = _gradient_vjp(problem, X[rows], batch)
-            out[rows] += vjp_fn(V[rows])
+        for rows, batch, op in records:
+            if op is None:
+                op = make(X[rows], batch)
+            out[rows] += op(V[rows])
         return out / m
 
     return apply
@@ -352,14 +371,21 @@ def lanczos(
         ok = (norm > 0).ravel()
         q[ok] = unit(warm[ok] / norm[ok] + 0.1 * q[ok])
     stop = np.full(R, k)  # each replicate's own count, so that its value does not depend on R
+    # T[r, i, l] = q_i·Hq_l, filled in a row and a column per product
+    T = np.zeros((R, k, k))
     for j in range(k):
         Q[:, j] = q
         HQ[:, j] = hessian(q)
+        T[:, : j + 1, j] = np.einsum("rid,rd->ri", Q[:, : j + 1], HQ[:, j])
+        T[:, j, :j] = np.einsum("rd,rid->ri", Q[:, j], HQ[:, :j])
         if j == k - 1:
             break
-        if tol > 0:
-            done = (stop == k) & _converged(Q[:, : j + 1], HQ[:, : j + 1], tol)
-            stop[done] = j + 1
+        if tol > 0:  # only the replicates still going (a replicate's test is its own)
+            going = np.flatnonzero(stop == k)
+            done = _converged(
+                Q[going, : j + 1], HQ[going, : j + 1], T[going, : j + 1, : j + 1], tol
+            )
+            stop[going[done]] = j + 1
             if (stop < k).all():
                 break
         w = orthonormalize(HQ[:, j], j)
@@ -376,22 +402,23 @@ def lanczos(
     L, mu, vectors = np.empty(R), np.empty(R), np.empty((R, 2, d))
     for j in np.unique(stop):
         rows = stop == j
-        theta, Y = _ritz(Q[rows, :j], HQ[rows, :j])
+        theta, Y = _ritz(T[rows, :j, :j])
         L[rows], mu[rows] = theta[:, -1], theta[:, 0]
         vectors[rows] = np.einsum("rjd,rjk->rkd", Q[rows, :j], Y[:, :, [-1, 0]])
     return Extremes(L, mu, vectors, int(stop.max()))
 
 
-def _ritz(Q: np.ndarray, HQ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ritz values (R, j) ascending and their coordinates (R, j, j) in the basis Q (R, j, d)."""
-    T = np.einsum("rid,rjd->rij", Q, HQ)
+def _ritz(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ritz values (R, j) ascending and their coordinates (R, j, j) in the basis Q (R, j, d),
+    from T = (q_i·Hq_l) (R, j, j), symmetrized."""
     return np.linalg.eigh(0.5 * (T + np.swapaxes(T, 1, 2)))
 
 
-def _converged(Q: np.ndarray, HQ: np.ndarray, tol: float) -> np.ndarray:
+def _converged(Q: np.ndarray, HQ: np.ndarray, T: np.ndarray, tol: float) -> np.ndarray:
     """(R,) bool: both extreme Ritz pairs of a replicate have a residual ≤ tol · max|θ|
-    (a replicate whose values are not finite, e.g. a diverged one, counts as converged)."""
-    theta, Y = _ritz(Q, HQ)
+    (a replicate whose values are not finite, e.g. a diverged one, counts as converged), for
+    the basis Q (R, j, d), HQ its products and T = (q_i·Hq_l) (R, j, j)."""
+    theta, Y = _ritz(T)
     ends = Y[:, :, [-1, 0]]  # (R, j, 2)
     U = np.einsum("rjd,rjk->rkd", Q, ends)
     HU = np.einsum("rjd,rjk->rkd", HQ, ends)

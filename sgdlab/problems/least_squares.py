@@ -14,6 +14,7 @@ import autodiff.numpy as anp
 from ..errors import require
 from .base import (
     Constants,
+    LinearModelHessian,
     Problem,
     half_square,
     half_square_vjp,
@@ -37,6 +38,12 @@ def grad(x, batch, with_value: bool = False):
     r = linear(x3, features) - batch["b"]
     g = linear_vjp(half_square_vjp(r), x3, features)[:, 0, :]
     return (anp.sum(half_square(r), axis=-1), g) if with_value else g
+
+
+def hessian(x, batch) -> LinearModelHessian:
+    """The Hessian operator V ↦ Σᵢ aᵢaᵢᵀ·v_r over a batch shared by the replicates (the same at
+    every x; see :class:`~sgdlab.problems.base.LinearModelHessian`)."""
+    return LinearModelHessian(x, batch["A"])
 
 
 def exact(data) -> Constants:
@@ -87,4 +94,5 @@ def build(cfg) -> Problem:
         exact,
         floats_per_sample=4 * d + 8,
         grad=grad,
+        hessian=hessian,
     )

@@ -15,7 +15,17 @@ import autodiff.numpy as anp
 
 from ..errors import require
 from . import data
-from .base import BOUND, Constants, Problem, l2, l2_vjp, lbfgs_minimum, linear, linear_vjp
+from .base import (
+    BOUND,
+    Constants,
+    LinearModelHessian,
+    Problem,
+    l2,
+    l2_vjp,
+    lbfgs_minimum,
+    linear,
+    linear_vjp,
+)
 
 
 def loss(x, batch, lam: float):
@@ -45,6 +55,23 @@ def grad(x, batch, lam: float, with_value: bool = False):
     if with_value:
         return anp.sum(_loss_of_logits(z, x3, y, lam), axis=-1), g[:, 0, :]
     return g[:, 0, :]
+
+
+def curvature(z):
+    """The logistic loss's second derivative σ(z)σ(−z) = e/(1 + e)², e = exp(−|z|) (no
+    overflow, full relative precision for large |z|), in place on the float64 array z."""
+    e = np.abs(z, out=z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    denominator = e + 1.0
+    denominator *= denominator
+    return np.divide(e, denominator, out=e)
+
+
+def hessian(x, batch, lam: float) -> LinearModelHessian:
+    """The Hessian operator V ↦ Σᵢ [σ'(zᵢ)·aᵢaᵢᵀ + λI]·v_r over a batch shared by the replicates
+    (see :class:`~sgdlab.problems.base.LinearModelHessian`)."""
+    return LinearModelHessian(x, batch["X"], lam, curvature)
 
 
 def exact(data_arrays, lam: float) -> Constants:
@@ -100,4 +127,5 @@ def build(cfg) -> Problem:
         functools.partial(exact, lam=lam),
         floats_per_sample=4 * X.shape[1] + 16,
         grad=functools.partial(grad, lam=lam),
+        hessian=functools.partial(hessian, lam=lam),
     )
