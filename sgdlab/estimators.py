@@ -29,7 +29,7 @@ import autodiff.numpy as anp
 import autodiff.replay
 
 from .problems import Problem
-from .problems.base import HESSIAN_ROW_BLOCK
+from .problems.linear_model import BLOCK
 
 # (replicate, sample) pairs per chunk beyond which a larger chunk is slower, not faster: the
 # temporaries of one elementwise op then stop fitting in cache (measured on logistic, R = 64:
@@ -86,6 +86,8 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
     R, n = X.shape[0], problem.n
     loss, grad = np.zeros(R), np.zeros_like(X)
     rows_per, samples_per = blocks(problem, R, n, memory_mb)
+    if LINEAR and problem.linear is not None:
+        rows_per = _whole_blocks(rows_per, R)
     for rows in _chunks(R, rows_per):
         for sl in _chunks(n, samples_per):
             out, g = _chunk_loss_and_grad(problem, X[rows], _shared(problem, sl))
@@ -94,7 +96,15 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
     return loss / n, grad / n
 
 
+def _whole_blocks(rows: int, R: int) -> int:
+    """Replicates per block of a linear model's pass: whole blocks of its products (a partial
+    one is padded)."""
+    return min(R, max(BLOCK, rows - rows % BLOCK))
+
+
 def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
+    if LINEAR and problem.linear is not None:
+        return problem.linear.value_and_grad(X, batch)
     if FUSED and problem.grad is not None:
         return problem.grad(X, batch, with_value=True)
     out, vjp_fn = autodiff.vjp(lambda Z: anp.sum(problem.loss(Z, batch), axis=-1), X[:, None, :])
@@ -134,13 +144,12 @@ FUSED = True
 # the same bits (tests/test_replay.py runs every problem and optimizer both ways), without the
 # tracer's per-operation cost. False: trace every step.
 REPLAY = True
-# Hessian-vector products of a problem that provides a hand-written ``hessian`` operator (linear
-# models: two matrix products per chunk, the curvature weights computed once per point) use it;
-# equal to the recorded product to round-off, not bit for bit. False: the recorded product.
-FUSED_HESSIAN = True
-# Replicate-sample pairs per (replicate, sample) block of the hand-written Hessian operator
-# are about CACHE_FRIENDLY_PAIRS / HESSIAN_WIDTH (see blocks()).
-HESSIAN_WIDTH = 1
+# The full-data work of a problem that describes itself as a linear model (``Problem.linear``:
+# least_squares, logistic) runs on its hand-written NumPy (sgdlab.problems.linear_model):
+# loss-and-gradient passes, Hessian-vector products (the curvature weights computed once per
+# point, then two matrix products per chunk) and σ²'s per-sample gradients. Equal to the tape's
+# to round-off, not bit for bit. False: the tape (or the fused ``grad``).
+LINEAR = True
 _replayed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -182,6 +191,15 @@ def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
     return _summed_loss_grad(X_rep, problem.loss, batch)
 
 
+def _per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
+    """:func:`per_sample_grads`, by a linear model's hand-written NumPy when it is one."""
+    if not (LINEAR and problem.linear is not None):
+        return per_sample_grads(problem, X, index)
+    index = np.asarray(index)
+    batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
+    return problem.linear.sample_grads(X, batch)
+
+
 def gradient_variance(
     problem: Problem,
     X: np.ndarray,
@@ -211,7 +229,7 @@ def gradient_variance(
         Xb = X[rows]
         terms = np.empty((Xb.shape[0], m))  # summed once, row by row: the same bits whatever R
         for sl in _chunks(m, samples_per):
-            G = per_sample_grads(problem, Xb, index[..., sl])
+            G = _per_sample_grads(problem, Xb, index[..., sl])
             terms[:, sl] = ((G - full_grad[rows, None, :]) ** 2).sum(axis=2)
         mean[rows] = terms.sum(axis=1) / m
         if with_se and 2 <= m < n:
@@ -237,26 +255,23 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     """V (R, d) ↦ ∇²f(x_r)·v_r for every replicate r, for many V at one X (as
     :func:`hessian_vector`, also for a subset ``index``).
 
-    With the problem's hand-written ``hessian`` (linear models, :data:`FUSED_HESSIAN`), what
-    each chunk of samples needs (e.g. the curvature weights ℓ''(zᵢ)) is computed once, and each
-    product is two matrix products per chunk. Otherwise each chunk's gradient computation is
-    recorded once, and each product is then one backward sweep over that record (reverse over
-    reverse: the VJP of ∇f with cotangent v is Hv, H being symmetric), about 3x cheaper per
-    product than a forward-over-reverse ``hvp`` that evaluates f again. What is kept stays
+    For a linear model (``problem.linear``, :data:`LINEAR`) the curvature weights ℓ''(zᵢ) of
+    each chunk of samples are computed once, and each product is two matrix products per
+    chunk. Otherwise each chunk's gradient computation is recorded once, and each product is
+    then one backward sweep over that record (reverse over reverse: the VJP of ∇f with
+    cotangent v is Hv, H being symmetric), about 3x cheaper per product than a
+    forward-over-reverse ``hvp`` that evaluates f again. What is kept stays
     under ``memory_mb``; blocks beyond it are computed again for each product (the same
     operations, so the same bits)."""
     R = X.shape[0]
     full = index is None
     index = np.arange(problem.n) if full else np.asarray(index)
     m = index.shape[0]
-    fused = FUSED_HESSIAN and problem.hessian is not None
-    make = problem.hessian if fused else functools.partial(_gradient_vjp, problem)
-    if fused:  # what a block keeps: one weight per (replicate, sample) pair, and a temporary
-        rows_per, samples_per = blocks(problem, R, m, memory_mb, width=HESSIAN_WIDTH)
-        # whole blocks of the operator's products (a partial one is padded)
-        rows_per = min(R, max(HESSIAN_ROW_BLOCK, rows_per - rows_per % HESSIAN_ROW_BLOCK))
-    else:
-        rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
+    linear = problem.linear if LINEAR else None
+    make = functools.partial(_gradient_vjp, problem) if linear is None else linear.hessian
+    rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
+    if linear is not None:
+        rows_per = _whole_blocks(rows_per, R)
     records, used = [], 0  # (rows, batch, operator or None: made again when needed)
     for rows in _chunks(R, rows_per):
         for sl in _chunks(m, samples_per):

@@ -84,7 +84,7 @@ def test_full_passes_and_hessian_products_are_the_same_with_the_fused_gradient(n
     X = rng.standard_normal((3, problem.d))
     V = rng.standard_normal((3, problem.d))
     out = {}
-    monkeypatch.setattr(est, "FUSED_HESSIAN", False)  # the recorded operator, both ways
+    monkeypatch.setattr(est, "LINEAR", False)  # the fused gradient or the tape, both ways
     for fused in (False, True):
         monkeypatch.setattr(est, "FUSED", fused)
         loss, grad = est.loss_and_grad(problem, X, memory_mb=0.05)  # several chunks

@@ -19,12 +19,10 @@ A :class:`Problem` holds
   (tests/test_fused_grads.py checks every built-in problem). Minibatch steps and full passes
   use it instead of a tape, and Hessian-vector products differentiate it (it is written with
   primitives); None: the tape.
-- ``hessian`` (optional): ``hessian(x, batch) -> operator``, for x (R, d) and a batch of samples
-  shared by every replicate (leading shape (1, m)): an operator V (R, d) ↦ Σᵢ ∇²fᵢ(x_r)·v_r
-  (R, d) with an ``nbytes`` attribute (what it keeps), written by hand in NumPy, e.g.
-  :class:`LinearModelHessian`. Lanczos's Hessian-vector products use it instead of
-  differentiating ``grad`` (equal to round-off, not bit for bit; tests/test_fused_hessian.py);
-  None: the recorded reverse-over-reverse product.
+- ``linear`` (optional): a :class:`~sgdlab.problems.linear_model.LinearModel` when
+  fᵢ(x) = ℓ(aᵢᵀx) + (λ/2)‖x‖²: the full-data work of the log grid (loss-and-gradient passes,
+  Hessian-vector products, per-sample gradients for σ²) then runs on hand-written NumPy
+  (equal to the tape's to round-off, not bit for bit); None: the tape.
 """
 
 from __future__ import annotations
@@ -36,6 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import autodiff.numpy as anp
+
+from .linear_model import LinearModel
 
 EXACT, BOUND, ESTIMATED = "exact", "bound", "estimated"
 """Provenance of a problem constant: its closed form (or a solve to round-off), a valid
@@ -93,7 +93,7 @@ class Problem:
     floats_per_sample: int = 16
     attrs: dict = field(default_factory=dict)
     grad: Callable | None = None
-    hessian: Callable | None = None
+    linear: LinearModel | None = None
 
     @property
     def n(self) -> int:
@@ -121,7 +121,7 @@ class Problem:
             self.floats_per_sample,
             dict(self.attrs),
             self.grad,
-            self.hessian,
+            self.linear,
         )
 
 
@@ -213,62 +213,6 @@ def l2_vjp(m: int, x, lam: float):
     each: the ridge primitive's rule on the seed cotangent 1 of every sample summed over the m
     samples (the broadcast's sum_to: exactly m), as the tape runs it."""
     return anp.ridge.vjps[0](np.full((x.shape[0], 1), float(m)), None, x, lam=lam)
-
-
-# Replicates per matrix product in the hand-written Hessian operator (the reason is
-# ROW_BLOCK's; any fixed size keeps replicate r's bits whatever R). Larger than ROW_BLOCK:
-# a product is two passes over the samples, where 8-row products run at about half the speed
-# of one product of all rows (logistic n = 10,000, d = 50, R = 64: 6-8 ms per product in
-# 8-row blocks, 4.2-5 ms in 16-row blocks, 3.8 ms in 32-row blocks, 3.6-4 ms one product of
-# 64 rows), while padding a small R up to 16 rows costs little (R = 1: 1.0 ms, 0.6 ms in 8-row
-# blocks; 2.7 ms in 32-row blocks).
-HESSIAN_ROW_BLOCK = 16
-
-
-def row_blocks(x: np.ndarray, size: int) -> np.ndarray:
-    """x (R, d) as (B, size, d), the last block padded with zero rows (a view when R is a
-    multiple of ``size``): replicate r is always row r mod size of block r div size."""
-    R, d = x.shape
-    pad = -R % size
-    if pad:
-        x = np.concatenate([x, np.zeros((pad, d))])
-    return x.reshape(-1, size, d)
-
-
-class LinearModelHessian:
-    """The Hessian operator of Σᵢ fᵢ over m samples shared by the replicates, for a linear model
-    fᵢ(x) = ℓ(aᵢᵀx, ·) + (λ/2)‖x‖²: V (R, d) ↦ Σᵢ ℓ''(zᵢ,r)·(aᵢᵀv_r)·aᵢ + mλ·v_r.
-
-    ``x`` (R, d); ``features`` (1, m, d) (the rows aᵢ); ``curvature(z)`` gives ℓ''(z) for the
-    logits z (B, 16, m), in place or not (None: ℓ'' = 1, a quadratic). The weights ℓ''(zᵢ,r)
-    are computed once here (one matrix product over the samples); each product is then two
-    matrix products over the samples, on blocks of exactly :data:`HESSIAN_ROW_BLOCK`
-    replicates, so that replicate r's bits do not depend on R. ``nbytes``: the weights kept."""
-
-    __slots__ = ("features", "weights", "ridge", "nbytes")
-
-    def __init__(self, x, features, lam: float = 0.0, curvature=None):
-        if features.shape[0] != 1:
-            raise ValueError(
-                f"LinearModelHessian: features must be shared by the replicates, shape (1, m, d); "
-                f"got {features.shape}"
-            )
-        self.features = features[0]
-        self.ridge = self.features.shape[0] * float(lam)
-        self.weights = None
-        if curvature is not None:
-            self.weights = curvature(np.matmul(row_blocks(x, HESSIAN_ROW_BLOCK), self.features.T))
-        self.nbytes = 0 if self.weights is None else self.weights.nbytes
-
-    def __call__(self, V: np.ndarray) -> np.ndarray:
-        """Σᵢ ∇²fᵢ(x_r)·v_r, shape (R, d), for V (R, d)."""
-        Z = np.matmul(row_blocks(V, HESSIAN_ROW_BLOCK), self.features.T)  # (B, 16, m): aᵢᵀv_r
-        if self.weights is not None:
-            Z *= self.weights
-        out = np.matmul(Z, self.features).reshape(-1, V.shape[1])[: V.shape[0]]
-        if self.ridge:
-            out += self.ridge * V
-        return out
 
 
 M_V_FACTOR = 1.25  # BCN's M_V as a multiple of its least valid value λ_P (see below)

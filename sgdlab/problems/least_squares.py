@@ -14,7 +14,6 @@ import autodiff.numpy as anp
 from ..errors import require
 from .base import (
     Constants,
-    LinearModelHessian,
     Problem,
     half_square,
     half_square_vjp,
@@ -22,6 +21,7 @@ from .base import (
     linear,
     linear_vjp,
 )
+from .linear_model import LinearModel
 
 
 def loss(x, batch):
@@ -40,10 +40,17 @@ def grad(x, batch, with_value: bool = False):
     return (anp.sum(half_square(r), axis=-1), g) if with_value else g
 
 
-def hessian(x, batch) -> LinearModelHessian:
-    """The Hessian operator V ↦ Σᵢ aᵢaᵢᵀ·v_r over a batch shared by the replicates (the same at
-    every x; see :class:`~sgdlab.problems.base.LinearModelHessian`)."""
-    return LinearModelHessian(x, batch["A"])
+def _half_square(z, batch):
+    """½(z − b)² per (replicate, sample) in NumPy."""
+    r = z - batch["b"]
+    r *= r
+    r *= 0.5
+    return r
+
+
+def _residual(z, batch):
+    """z − b, the slope of ½(z − b)²."""
+    return z - batch["b"]
 
 
 def exact(data) -> Constants:
@@ -94,5 +101,5 @@ def build(cfg) -> Problem:
         exact,
         floats_per_sample=4 * d + 8,
         grad=grad,
-        hessian=hessian,
+        linear=LinearModel("A", _half_square, _residual),
     )

@@ -18,7 +18,6 @@ from . import data
 from .base import (
     BOUND,
     Constants,
-    LinearModelHessian,
     Problem,
     l2,
     l2_vjp,
@@ -26,6 +25,7 @@ from .base import (
     linear,
     linear_vjp,
 )
+from .linear_model import LinearModel
 
 
 def loss(x, batch, lam: float):
@@ -57,21 +57,37 @@ def grad(x, batch, lam: float, with_value: bool = False):
     return g[:, 0, :]
 
 
-def curvature(z):
+def _nll(z, batch):
+    """softplus(z) − y·z per (replicate, sample) in NumPy: max(z, 0) + log1p(exp(−|z|)) − y·z."""
+    u = np.abs(z)
+    np.negative(u, out=u)
+    np.exp(u, out=u)
+    np.log1p(u, out=u)
+    u += np.maximum(z, 0.0)
+    u -= batch["y"] * z
+    return u
+
+
+def _residual(z, batch):
+    """σ(z) − y, the slope of the negative log-likelihood (exp(−z) capped at e⁷⁰⁰)."""
+    s = np.negative(z)
+    np.minimum(s, 700.0, out=s)
+    np.exp(s, out=s)
+    s += 1.0
+    np.reciprocal(s, out=s)
+    s -= batch["y"]
+    return s
+
+
+def curvature(z, batch=None):
     """The logistic loss's second derivative σ(z)σ(−z) = e/(1 + e)², e = exp(−|z|) (no
-    overflow, full relative precision for large |z|), in place on the float64 array z."""
-    e = np.abs(z, out=z)
+    overflow, full relative precision for large |z|), a new array."""
+    e = np.abs(z)
     np.negative(e, out=e)
     np.exp(e, out=e)
     denominator = e + 1.0
     denominator *= denominator
     return np.divide(e, denominator, out=e)
-
-
-def hessian(x, batch, lam: float) -> LinearModelHessian:
-    """The Hessian operator V ↦ Σᵢ [σ'(zᵢ)·aᵢaᵢᵀ + λI]·v_r over a batch shared by the replicates
-    (see :class:`~sgdlab.problems.base.LinearModelHessian`)."""
-    return LinearModelHessian(x, batch["X"], lam, curvature)
 
 
 def exact(data_arrays, lam: float) -> Constants:
@@ -127,5 +143,5 @@ def build(cfg) -> Problem:
         functools.partial(exact, lam=lam),
         floats_per_sample=4 * X.shape[1] + 16,
         grad=functools.partial(grad, lam=lam),
-        hessian=functools.partial(hessian, lam=lam),
+        linear=LinearModel("X", _nll, _residual, curvature, lam),
     )
