@@ -20,18 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Replicates per matrix product. Larger than base.ROW_BLOCK (8): these passes are two matrix
-# products over all the samples, where 8-row products run at about half the speed of one
-# product of all rows (logistic n = 10,000, d = 50, R = 64, one Hessian-vector product: 6-8 ms
-# in 8-row blocks, 4.2-5 ms in 16-row blocks, 3.8 ms in 32-row blocks, 3.6-4 ms as one product),
-# while padding a small R up to 16 rows costs little (R = 1: 1.0 ms; 0.6 ms in 8-row blocks,
-# 1.7-2.7 ms in 32-row blocks).
-BLOCK = 16
+# Replicates per matrix product. Larger than base.ROW_BLOCK (8): a pass here is two matrix
+# products over all the samples, and products of few rows run at a fraction of the speed of one
+# product of all rows (logistic n = 10,000, d = 50, R = 64, minima over repeats: a
+# Hessian-vector product takes 6-8 ms in 8-row blocks, 3.9-4.0 ms in 16-row blocks, 3.35-3.5
+# ms in 32-row blocks, 3.3 ms as one product; a loss-and-gradient pass 7.4-8.4 ms in 16-row
+# blocks, 7.0 ms in 32-row ones). The price is the padding of a small R: at R = 1 a pass takes
+# 1.8 ms (1.3 ms in 16-row blocks, 0.8 ms on the tape's 8-row blocks) and a product 1.6 ms
+# (0.9, 0.8); only the products pay it, the elementwise work is on the R rows alone.
+BLOCK = 32
 
 
 def row_blocks(x: np.ndarray) -> np.ndarray:
     """x (R, d) as (B, :data:`BLOCK`, d), the last block padded with zero rows (a view when
-    R is a multiple of the block): replicate r is always row r mod 16 of block r div 16."""
+    R is a multiple of the block): replicate r is always row r mod 32 of block r div 32."""
     R, d = x.shape
     pad = -R % BLOCK
     if pad:
@@ -44,8 +46,8 @@ class LinearModel:
     """fᵢ(x) = ℓ(zᵢ; sample i) + (λ/2)‖x‖², zᵢ = aᵢᵀx, the rows aᵢ being ``data[features]``.
 
     ``loss(z, batch)``, ``slope(z, batch)`` and ``curvature(z, batch)``: ℓ, ℓ' and ℓ'' at the
-    logits z, new arrays of z's shape (z is (R, m), or (B, 16, m) over shared samples; the
-    batch's per-sample arrays, of leading shape (R, m) or (1, m), broadcast against it); a
+    logits z (R, m), new arrays of z's shape (the batch's per-sample arrays, of leading shape
+    (R, m) or (1, m), broadcast against it); a
     ``curvature`` of None means ℓ'' = 1 (a quadratic)."""
 
     features: str
@@ -59,9 +61,9 @@ class LinearModel:
         (batch arrays of leading shape (1, m)), for x (R, d): two matrix products."""
         A = _shared_features(batch[self.features])
         R, m = x.shape[0], A.shape[0]
-        Z = np.matmul(row_blocks(x), A.T)  # (B, 16, m)
-        value = self.loss(Z, batch).sum(axis=-1).reshape(-1)[:R]
-        grad = np.matmul(self.slope(Z, batch), A).reshape(-1, x.shape[1])[:R]
+        Z = _logits(x, A)
+        value = self.loss(Z, batch).sum(axis=-1)
+        grad = np.matmul(row_blocks(self.slope(Z, batch)), A).reshape(-1, x.shape[1])[:R]
         if self.lam:
             half_sq = 0.5 * self.lam * (x * x).sum(axis=1)
             value += m * half_sq
@@ -85,6 +87,12 @@ class LinearModel:
     def hessian(self, x: np.ndarray, batch: dict) -> LinearModelHessian:
         """The Hessian operator at x (R, d) over m samples shared by the replicates."""
         return LinearModelHessian(self, x, batch)
+
+
+def _logits(x: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """zᵢ,r = aᵢᵀx_r, (R, m), for x (R, d) and A (m, d): products of :data:`BLOCK` rows, the
+    padding rows dropped (so that elementwise work on the logits is only the R rows')."""
+    return np.matmul(row_blocks(x), A.T).reshape(-1, A.shape[0])[: x.shape[0]]
 
 
 def _shared_features(A: np.ndarray) -> np.ndarray:
@@ -111,15 +119,16 @@ class LinearModelHessian:
         self.ridge = self.features.shape[0] * float(model.lam)
         self.weights = None
         if model.curvature is not None:
-            self.weights = model.curvature(np.matmul(row_blocks(x), self.features.T), batch)
+            self.weights = model.curvature(_logits(x, self.features), batch)  # (R, m)
         self.nbytes = 0 if self.weights is None else self.weights.nbytes
 
     def __call__(self, V: np.ndarray) -> np.ndarray:
         """Σᵢ ∇²fᵢ(x_r)·v_r, shape (R, d), for V (R, d)."""
-        Z = np.matmul(row_blocks(V), self.features.T)  # (B, 16, m): aᵢᵀv_r
+        R, m = V.shape[0], self.features.shape[0]
+        Z = np.matmul(row_blocks(V), self.features.T)  # (B, 32, m): aᵢᵀv_r, 0 on padding rows
         if self.weights is not None:
-            Z *= self.weights
-        out = np.matmul(Z, self.features).reshape(-1, V.shape[1])[: V.shape[0]]
+            Z.reshape(-1, m)[:R] *= self.weights
+        out = np.matmul(Z, self.features).reshape(-1, V.shape[1])[:R]
         if self.ridge:
             out += self.ridge * V
         return out
