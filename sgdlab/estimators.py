@@ -372,7 +372,7 @@ def lanczos(
     def orthonormalize(w, j):
         for _ in range(2):
             basis = Q[:, : j + 1]
-            w = w - np.einsum("rkd,rk->rd", basis, np.einsum("rkd,rd->rk", basis, w))
+            w = w - _times(np.swapaxes(basis, 1, 2), _times(basis, w))
         return w
 
     def unit(v):
@@ -391,8 +391,8 @@ def lanczos(
     for j in range(k):
         Q[:, j] = q
         HQ[:, j] = hessian(q)
-        T[:, : j + 1, j] = np.einsum("rid,rd->ri", Q[:, : j + 1], HQ[:, j])
-        T[:, j, :j] = np.einsum("rd,rid->ri", Q[:, j], HQ[:, :j])
+        T[:, : j + 1, j] = _times(Q[:, : j + 1], HQ[:, j])
+        T[:, j, :j] = _times(HQ[:, :j], Q[:, j])
         if j == k - 1:
             break
         if tol > 0:  # only the replicates still going (a replicate's test is its own)
@@ -423,6 +423,12 @@ def lanczos(
     return Extremes(L, mu, vectors, int(stop.max()))
 
 
+def _times(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """M_r·v_r for M (R, i, j) and v (R, j): (R, i), one matrix-vector product per replicate
+    (a BLAS call per replicate: several times faster than einsum here)."""
+    return np.matmul(M, v[:, :, None])[:, :, 0]
+
+
 def _ritz(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ritz values (R, j) ascending and their coordinates (R, j, j) in the basis Q (R, j, d),
     from T = (q_i·Hq_l) (R, j, j), symmetrized."""
@@ -435,8 +441,8 @@ def _converged(Q: np.ndarray, HQ: np.ndarray, T: np.ndarray, tol: float) -> np.n
     the basis Q (R, j, d), HQ its products and T = (q_i·Hq_l) (R, j, j)."""
     theta, Y = _ritz(T)
     ends = Y[:, :, [-1, 0]]  # (R, j, 2)
-    U = np.einsum("rjd,rjk->rkd", Q, ends)
-    HU = np.einsum("rjd,rjk->rkd", HQ, ends)
-    residual = np.linalg.norm(HU - theta[:, [-1, 0], None] * U, axis=2)  # (R, 2)
+    U = np.matmul(np.swapaxes(Q, 1, 2), ends)  # (R, d, 2)
+    HU = np.matmul(np.swapaxes(HQ, 1, 2), ends)
+    residual = np.linalg.norm(HU - theta[:, None, [-1, 0]] * U, axis=1)  # (R, 2)
     scale = np.abs(theta).max(axis=1, keepdims=True)
     return ((residual <= tol * scale) | ~np.isfinite(residual)).all(axis=1)
