@@ -191,13 +191,16 @@ def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
     return _summed_loss_grad(X_rep, problem.loss, batch)
 
 
-def _per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
-    """:func:`per_sample_grads`, by a linear model's hand-written NumPy when it is one."""
+def _squared_deviations(problem: Problem, X: np.ndarray, index, full_grad) -> np.ndarray:
+    """‖∇fᵢ(x_r) − ∇f(x_r)‖² (R, m) for the samples ``index`` (as :func:`per_sample_grads`),
+    with a linear model's hand-written NumPy when it is one (the deviations in one pass, their
+    squared norms as one dot product each)."""
     if not (LINEAR and problem.linear is not None):
-        return per_sample_grads(problem, X, index)
+        return ((per_sample_grads(problem, X, index) - full_grad[:, None, :]) ** 2).sum(axis=2)
     index = np.asarray(index)
     batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
-    return problem.linear.sample_grads(X, batch)
+    G = problem.linear.sample_grads(X, batch, minus=full_grad)
+    return np.vecdot(G, G)
 
 
 def gradient_variance(
@@ -229,8 +232,7 @@ def gradient_variance(
         Xb = X[rows]
         terms = np.empty((Xb.shape[0], m))  # summed once, row by row: the same bits whatever R
         for sl in _chunks(m, samples_per):
-            G = _per_sample_grads(problem, Xb, index[..., sl])
-            terms[:, sl] = ((G - full_grad[rows, None, :]) ** 2).sum(axis=2)
+            terms[:, sl] = _squared_deviations(problem, Xb, index[..., sl], full_grad[rows])
         mean[rows] = terms.sum(axis=1) / m
         if with_se and 2 <= m < n:
             se[rows] = terms.std(axis=1, ddof=1) / np.sqrt(m)

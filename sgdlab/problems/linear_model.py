@@ -70,18 +70,22 @@ class LinearModel:
             grad += (m * self.lam) * x
         return value, grad
 
-    def sample_grads(self, x: np.ndarray, batch: dict) -> np.ndarray:
+    def sample_grads(self, x: np.ndarray, batch: dict, minus=None) -> np.ndarray:
         """∇fᵢ(x_r) = ℓ'(zᵢ)·aᵢ + λx_r for each replicate's own m samples (batch arrays of
-        leading shape (R, m), or (1, m): the same samples for all), shape (R, m, d): one
-        matrix-vector product per replicate, then the outer products."""
+        leading shape (R, m), or (1, m): the same samples for all), shape (R, m, d), less
+        ``minus`` (R, d) when given: one matrix-vector product per replicate, then one pass
+        over the outer products."""
         A = batch[self.features]  # (R | 1, m, d)
         R = x.shape[0]
         if A.shape[0] != R:
             A = np.broadcast_to(A, (R, *A.shape[1:]))
         z = np.matmul(A, x[:, :, None])[:, :, 0]  # (R, m)
         G = self.slope(z, batch)[:, :, None] * A
-        if self.lam:
-            G += self.lam * x[:, None, :]
+        shift = self.lam * x if self.lam else None
+        if minus is not None:
+            shift = -minus if shift is None else shift - minus
+        if shift is not None:
+            G += shift[:, None, :]
         return G
 
     def hessian(self, x: np.ndarray, batch: dict) -> LinearModelHessian:
