@@ -178,6 +178,17 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
     return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
 
 
+def independent_grad(problem: Problem, X: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(1/b) Σ_{i∈B_r} ∇fᵢ(x_r) for X (R, d) and each replicate's own samples ``index``
+    (R, b), as :func:`minibatch_grad`, for the logging's second, independent minibatch
+    gradient (the running sums): a linear model's hand-written NumPy when it is one
+    (:data:`LINEAR`; equal to the step's gradient to round-off, not bit for bit)."""
+    batch = gather(problem, index)
+    if LINEAR and problem.linear is not None:
+        return problem.linear.batch_grad(X, batch) / index.shape[1]
+    return minibatch_grad(problem, X, batch)
+
+
 def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
     """∇fᵢ(x_r) for m samples: shape (R, m, d), one backward pass. ``index`` is (m,) (the same
     samples for every replicate) or (R, m) (row r: replicate r's own samples).

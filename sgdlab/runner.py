@@ -274,7 +274,7 @@ def simulate(plan: Plan, progress=None) -> dict[str, np.ndarray]:
             if plan.running_sums and not logging_now:
                 # E[⟨g_t, h_t⟩ | x_t] = ‖∇f(x_t)‖² for independent unbiased g_t and h_t
                 sums_start = time.perf_counter()
-                h = est.minibatch_grad(prob, x, est.gather(prob, products.next()))
+                h = est.independent_grad(prob, x, products.next())
                 y = np.einsum("rd,rd->r", g, h)
                 z_sum += y
                 z_wsum += lrs[t] * y

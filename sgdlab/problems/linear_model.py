@@ -70,6 +70,16 @@ class LinearModel:
             grad += (m * self.lam) * x
         return value, grad
 
+    def batch_grad(self, x: np.ndarray, batch: dict) -> np.ndarray:
+        """Σᵢ ∇fᵢ(x_r) over each replicate's own b samples (batch arrays of leading shape
+        (R, b)), shape (R, d), for x (R, d): two matrix-vector products per replicate."""
+        A = batch[self.features]  # (R, b, d)
+        z = np.matmul(A, x[:, :, None])[:, :, 0]  # (R, b)
+        g = np.matmul(self.slope(z, batch)[:, None, :], A)[:, 0, :]
+        if self.lam:
+            g += (A.shape[1] * self.lam) * x
+        return g
+
     def sample_grads(self, x: np.ndarray, batch: dict, minus=None) -> np.ndarray:
         """∇fᵢ(x_r) = ℓ'(zᵢ)·aᵢ + λx_r for each replicate's own m samples (batch arrays of
         leading shape (R, m), or (1, m): the same samples for all), shape (R, m, d), less
