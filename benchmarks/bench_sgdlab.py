@@ -124,19 +124,23 @@ def hand_written_logging_floor(problem, ds) -> tuple[float, float, float]:
     index = rng.integers(0, n, size=(R, m))
 
     def sigma_sq(W, grad):  # per-sample gradients (s(z_i) − y_i) a_i + λx, m per replicate
-        Xs = np.take(A, index, axis=0)  # (R, m, d)
-        P = sigmoid(np.einsum("rmd,rd->rm", Xs, W)) - np.take(y, index)
-        G = P[:, :, None] * Xs + LAM * W[:, None, :] - grad[:, None, :]
-        return (G * G).sum(axis=(1, 2)) / m
+        out = np.empty(R)
+        for r in range(R):  # one replicate at a time: (m, d) temporaries stay in cache
+            Xs = np.take(A, index[r], axis=0)  # (m, d)
+            P = sigmoid(Xs @ W[r]) - np.take(y, index[r])
+            G = P[:, None] * Xs
+            G += LAM * W[r] - grad[r]
+            out[r] = np.einsum("md,md->", G, G) / m
+        return out
 
     # a fresh random minibatch per product, as in the run (one batch reused would stay in cache)
     batches = [rng.integers(0, n, size=(R, int(cfg["batch_size"]))) for _ in range(PRODUCTS)]
 
     def product(W, g, batch):  # an independent minibatch gradient h and ⟨g, h⟩
         Xb, yb = np.take(A, batch, axis=0), np.take(y, batch, axis=0)
-        P = sigmoid(np.einsum("rbd,rd->rb", Xb, W)) - yb
-        h = np.einsum("rb,rbd->rd", P, Xb) / Xb.shape[1] + LAM * W
-        return np.einsum("rd,rd->r", g, h)
+        P = sigmoid(np.matmul(Xb, W[:, :, None])[:, :, 0]) - yb  # a product per replicate
+        h = np.matmul(P[:, None, :], Xb)[:, 0, :] / Xb.shape[1] + LAM * W
+        return np.vecdot(g, h)
 
     def products(W, g):
         for batch in batches:
