@@ -401,6 +401,7 @@ def lanczos(
     stop = np.full(R, k)  # each replicate's own count, so that its value does not depend on R
     # T[r, i, l] = q_i·Hq_l, filled in a row and a column per product
     T = np.zeros((R, k, k))
+    L, mu, vectors = np.empty(R), np.empty(R), np.empty((R, 2, d))
     for j in range(k):
         Q[:, j] = q
         HQ[:, j] = hessian(q)
@@ -410,10 +411,12 @@ def lanczos(
             break
         if tol > 0:  # only the replicates still going (a replicate's test is its own)
             going = np.flatnonzero(stop == k)
-            done = _converged(
+            done, theta, U = _converged(
                 Q[going, : j + 1], HQ[going, : j + 1], T[going, : j + 1, : j + 1], tol
             )
-            stop[going[done]] = j + 1
+            rows = going[done]
+            stop[rows] = j + 1
+            L[rows], mu[rows], vectors[rows] = theta[done, 0], theta[done, 1], U[done]
             if (stop < k).all():
                 break
         w = orthonormalize(HQ[:, j], j)
@@ -427,12 +430,11 @@ def lanczos(
             w[stuck] = orthonormalize(fresh, j)[stuck]
             norm = np.linalg.norm(w, axis=1)
         q = w / norm[:, None]
-    L, mu, vectors = np.empty(R), np.empty(R), np.empty((R, 2, d))
-    for j in np.unique(stop):
-        rows = stop == j
-        theta, Y = _ritz(T[rows, :j, :j])
+    rows = stop == k  # the replicates that used all k products (the others are filled in)
+    if rows.any():
+        theta, Y = _ritz(T[rows])
         L[rows], mu[rows] = theta[:, -1], theta[:, 0]
-        vectors[rows] = np.einsum("rjd,rjk->rkd", Q[rows, :j], Y[:, :, [-1, 0]])
+        vectors[rows] = np.swapaxes(np.matmul(np.swapaxes(Q[rows], 1, 2), Y[:, :, [-1, 0]]), 1, 2)
     return Extremes(L, mu, vectors, int(stop.max()))
 
 
@@ -448,14 +450,17 @@ def _ritz(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.eigh(0.5 * (T + np.swapaxes(T, 1, 2)))
 
 
-def _converged(Q: np.ndarray, HQ: np.ndarray, T: np.ndarray, tol: float) -> np.ndarray:
-    """(R,) bool: both extreme Ritz pairs of a replicate have a residual ≤ tol · max|θ|
-    (a replicate whose values are not finite, e.g. a diverged one, counts as converged), for
-    the basis Q (R, j, d), HQ its products and T = (q_i·Hq_l) (R, j, j)."""
+def _converged(Q: np.ndarray, HQ: np.ndarray, T: np.ndarray, tol: float):
+    """For the basis Q (R, j, d), HQ its products and T = (q_i·Hq_l) (R, j, j): (R,) bool, both
+    extreme Ritz pairs of a replicate have a residual ≤ tol · max|θ| (a replicate whose values
+    are not finite, e.g. a diverged one, counts as converged); the extreme Ritz values
+    (R, 2) (largest, smallest) and their Ritz vectors (R, 2, d)."""
     theta, Y = _ritz(T)
     ends = Y[:, :, [-1, 0]]  # (R, j, 2)
     U = np.matmul(np.swapaxes(Q, 1, 2), ends)  # (R, d, 2)
     HU = np.matmul(np.swapaxes(HQ, 1, 2), ends)
-    residual = np.linalg.norm(HU - theta[:, None, [-1, 0]] * U, axis=1)  # (R, 2)
+    extremes = theta[:, [-1, 0]]
+    residual = np.linalg.norm(HU - extremes[:, None, :] * U, axis=1)  # (R, 2)
     scale = np.abs(theta).max(axis=1, keepdims=True)
-    return ((residual <= tol * scale) | ~np.isfinite(residual)).all(axis=1)
+    done = ((residual <= tol * scale) | ~np.isfinite(residual)).all(axis=1)
+    return done, extremes, np.swapaxes(U, 1, 2)
