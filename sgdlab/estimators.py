@@ -235,18 +235,26 @@ def gradient_variance(
     m = subsample_size(samples, n)
     mean, se = np.empty(R), np.zeros(R)
     rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=2, width=problem.d)
-    for rows in _chunks(R, rows_per):
+    # the terms (and indices) of as many replicates as a quarter of memory_mb holds, summed once
+    # row by row (the same bits whatever R), in cache-sized blocks of rows_per replicates
+    kept = max(rows_per, int(memory_mb * 2**20 / 4 // (16 * m)))
+    for outer in _chunks(R, kept):
+        count = outer.stop - outer.start
         if m == n:
             index = np.arange(n)
         else:
-            index = np.stack([rng.integers(0, n, size=m) for rng in rngs[rows]])
-        Xb = X[rows]
-        terms = np.empty((Xb.shape[0], m))  # summed once, row by row: the same bits whatever R
-        for sl in _chunks(m, samples_per):
-            terms[:, sl] = _squared_deviations(problem, Xb, index[..., sl], full_grad[rows])
-        mean[rows] = terms.sum(axis=1) / m
+            index = np.stack([rng.integers(0, n, size=m) for rng in rngs[outer]])
+        terms = np.empty((count, m))
+        for inner in _chunks(count, rows_per):
+            rows = slice(outer.start + inner.start, outer.start + inner.stop)
+            part = index if m == n else index[inner]
+            for sl in _chunks(m, samples_per):
+                terms[inner, sl] = _squared_deviations(
+                    problem, X[rows], part[..., sl], full_grad[rows]
+                )
+        mean[outer] = terms.sum(axis=1) / m
         if with_se and 2 <= m < n:
-            se[rows] = terms.std(axis=1, ddof=1) / np.sqrt(m)
+            se[outer] = terms.std(axis=1, ddof=1) / np.sqrt(m)
     return (mean, se) if with_se else mean
 
 
