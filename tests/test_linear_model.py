@@ -64,6 +64,22 @@ def test_full_passes_and_sigma_sq_equal_the_tapes(name, memory_mb, monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))
+def test_the_independent_minibatch_gradient_equals_the_steps(name, monkeypatch):
+    """The running sums' second minibatch gradient (est.independent_grad) equals the step's
+    minibatch_grad on the same samples to round-off, and replicate r's is the same bits
+    whatever R."""
+    problem = _problem(name)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, problem.d))
+    index = rng.integers(0, problem.n, size=(5, 8))
+    ours, tape = _both(monkeypatch, lambda: est.independent_grad(problem, X, index))
+    np.testing.assert_allclose(ours, tape, rtol=1e-12, atol=1e-14 * np.abs(tape).max())
+    step = est.minibatch_grad(problem, X, est.gather(problem, index))
+    np.testing.assert_allclose(ours, step, rtol=1e-12, atol=1e-14 * np.abs(tape).max())
+    np.testing.assert_array_equal(est.independent_grad(problem, X[:2], index[:2]), ours[:2])
+
+
+@pytest.mark.parametrize("name", list(PROBLEMS))
 @pytest.mark.parametrize("memory_mb", [512, SMALL_MB])
 def test_hessian_products_equal_autodiffs_hessian_vector_product(name, memory_mb):
     """Against forward-over-reverse autodiff.hvp of the loss (est.hessian_vector), on the full
@@ -106,6 +122,21 @@ def test_a_replicates_values_do_not_depend_on_R_or_the_blocking(name):
     for rows, memory_mb in ((3, 512), (5, 512), (R, SMALL_MB), (5, SMALL_MB)):
         for small, full, what in zip(everything(rows, memory_mb), big, "lgssh", strict=True):
             np.testing.assert_array_equal(small, full[:rows], err_msg=f"{what}: R={rows}")
+
+
+@pytest.mark.filterwarnings("error")
+def test_logistic_passes_are_finite_and_quiet_for_huge_logits(monkeypatch):
+    """Logits of ±10⁴ (exp overflows): the loss, gradient, σ² and Hessian products stay
+    finite, raise no warning and equal the tape's."""
+    problem = _problem("logistic")
+    X = 1e3 * np.random.default_rng(4).normal(size=(3, problem.d))
+    (loss, grad), (loss_t, grad_t) = _both(monkeypatch, lambda: est.loss_and_grad(problem, X, 512))
+    assert np.isfinite(loss).all() and np.isfinite(grad).all()
+    np.testing.assert_allclose(loss, loss_t, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_t, rtol=1e-9, atol=1e-12 * np.abs(grad_t).max())
+    sigma = est.gradient_variance(problem, X, grad, 512)
+    hv = est.hessian_operator(problem, X, 512)(np.ones_like(X))
+    assert np.isfinite(sigma).all() and np.isfinite(hv).all()
 
 
 def test_logistic_curvature_is_stable_for_large_logits():
