@@ -1,4 +1,5 @@
-"""Full-data quantities at the iterates of R replicates, all from ``autodiff``.
+"""Full-data quantities at the iterates of R replicates, from ``autodiff`` (or, for the linear
+models, from their hand-written NumPy: see :data:`LINEAR`).
 
 Every function takes the replicate-stacked parameters X of shape (R, d) and returns one value
 per replicate. Passes over the n samples go in blocks of replicates × chunks of samples so that
@@ -12,7 +13,14 @@ pass of Σ_r f(x_r) w.r.t. X gives every replicate's own gradient.
   computed in one vectorized backward pass per chunk (theory §0, §8);
 - :func:`lanczos`: λmax and λmin of ∇²f(x) by Lanczos on
   Hessian-vector products (:func:`hessian_operator`: L and μ), stopped at a tolerance and
-  warm-started from the previous estimate point's Ritz vectors.
+  warm-started from the previous estimate point's Ritz vectors;
+- :func:`independent_grad`: the running sums' second, independent minibatch gradient.
+
+A problem that describes itself as a linear model (``Problem.linear``: least_squares,
+logistic) has its full passes, Hessian-vector products (curvature weights once per point, then
+two matrix products per chunk), per-sample gradients for σ² and the running sums' gradient
+computed by :mod:`sgdlab.problems.linear_model` in NumPy: equal to the tape's to round-off,
+with the same guarantee that replicate r's bits do not depend on R (tests/test_linear_model.py).
 """
 
 from __future__ import annotations
