@@ -28,6 +28,7 @@ import autodiff.numpy as anp
 import autodiff.replay
 
 from .problems import Problem
+from .problems.base import own_samples
 
 # (replicate, sample) pairs per chunk beyond which a larger chunk is slower, not faster: the
 # temporaries of one elementwise op then stop fitting in cache (measured on logistic, R = 64:
@@ -153,11 +154,12 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
-    if FUSED and problem.grad is not None:
-        return problem.grad(X, batch) / b
-    if REPLAY:
-        return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
-    return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
+    with own_samples():
+        if FUSED and problem.grad is not None:
+            return problem.grad(X, batch) / b
+        if REPLAY:
+            return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
+        return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
 
 
 def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:

@@ -23,6 +23,8 @@ A :class:`Problem` holds
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +127,28 @@ class Problem:
 # the same (measured).
 ROW_BLOCK = 8
 
+# A batch whose leading axis has length 1 holds either samples shared by every replicate (a
+# full-data pass) or, at R = 1, the one replicate's own minibatch. The shapes are the same but
+# the products are not: shared samples run in ROW_BLOCK-row blocks, own samples one product per
+# replicate, and replicate r must get the same bits whatever R. Minibatch gradients say which
+# through :func:`own_samples`.
+_OWN_SAMPLES = contextvars.ContextVar("sgdlab_own_samples", default=False)
+
+
+@contextlib.contextmanager
+def own_samples():
+    """Within this block, batches with a leading axis of 1 are one replicate's own samples."""
+    token = _OWN_SAMPLES.set(True)
+    try:
+        yield
+    finally:
+        _OWN_SAMPLES.reset(token)
+
+
+def _shared_samples(x, features) -> bool:
+    """Do ``features`` (R or 1, m, d) hold samples shared by the replicates of x (R, 1, d)?"""
+    return features.shape[0] == 1 and (x.shape[0] > 1 or not _OWN_SAMPLES.get())
+
 
 def _in_row_blocks(x, features_t):
     """⟨x_r, aᵢ⟩ (R, m) for x (R, 1, d) and features_t (d, m), as products of exactly
@@ -160,7 +184,7 @@ def linear(x, features):
     the cost. The shared case (full-data passes) multiplies in blocks of :data:`ROW_BLOCK`.
     """
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:  # samples shared by all replicates: (B, d)·(d, m) gemms
+        if _shared_samples(x, features):  # shared by all replicates: (B, d)·(d, m) gemms
             return _in_row_blocks(x, features[0].T)
         # each replicate's own samples: R products (1, d)·(d, m)
         return anp.squeeze(anp.matmul(x, np.swapaxes(features, -1, -2)), axis=-2)
@@ -174,7 +198,7 @@ def linear_vjp(g, x, features):
     runs them, on the same operands, so the same bits as differentiating it. Written with
     primitives, so it can itself be differentiated (a Hessian-vector product)."""
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:
+        if _shared_samples(x, features):
             return _in_row_blocks_vjp(g, x, features[0].T)
         rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
         return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
