@@ -123,7 +123,7 @@ _summed_loss_grad = autodiff.grad(_summed_loss)
 
 def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     """The data of samples ``index`` (R, b): arrays of leading shape (R, b)."""
-    return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
+    return {k: v.take(index, axis=0) for k, v in problem.data.items()}
 
 
 # Minibatch gradients of a problem that provides a hand-fused ``grad`` (the same rules as its

@@ -23,7 +23,6 @@ A :class:`Problem` holds
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 from collections.abc import Callable
@@ -135,14 +134,17 @@ ROW_BLOCK = 8
 _OWN_SAMPLES = contextvars.ContextVar("sgdlab_own_samples", default=False)
 
 
-@contextlib.contextmanager
-def own_samples():
-    """Within this block, batches with a leading axis of 1 are one replicate's own samples."""
-    token = _OWN_SAMPLES.set(True)
-    try:
-        yield
-    finally:
-        _OWN_SAMPLES.reset(token)
+class own_samples:
+    """Within this ``with`` block, batches with a leading axis of 1 are one replicate's own
+    samples (a class, not a generator: it is entered on every minibatch step at R = 1)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self):
+        self._token = _OWN_SAMPLES.set(True)
+
+    def __exit__(self, *exc_info):
+        _OWN_SAMPLES.reset(self._token)
 
 
 def _shared_samples(x, features) -> bool:
@@ -187,6 +189,8 @@ def linear(x, features):
         if _shared_samples(x, features):  # shared by all replicates: (B, d)·(d, m) gemms
             return _in_row_blocks(x, features[0].T)
         # each replicate's own samples: R products (1, d)·(d, m)
+        if type(x) is np.ndarray:  # a minibatch step: the same kernel without the dispatch
+            return np.matmul(x, np.swapaxes(features, -1, -2))[:, 0, :]
         return anp.squeeze(anp.matmul(x, np.swapaxes(features, -1, -2)), axis=-2)
     return anp.vecdot(x, features)
 
@@ -200,6 +204,10 @@ def linear_vjp(g, x, features):
     if x.shape[-2] == 1 and features.shape[-2] != 1:
         if _shared_samples(x, features):
             return _in_row_blocks_vjp(g, x, features[0].T)
+        if type(g) is np.ndarray and type(x) is np.ndarray:
+            # a minibatch step: matmul's rule g·(Fᵀ)ᵀ is g·F, the same kernel on the same
+            # memory layout, without the dispatch (tests/test_fused_grads.py checks the bits)
+            return np.matmul(g[:, None, :], features)
         rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
         return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
     return anp.sum_to(anp.vecdot.vjps[0](g, None, x, features), x.shape)
@@ -228,6 +236,8 @@ def l2_vjp(m: int, x, lam: float):
     """The cotangent of x (R, 1, d) from :func:`l2` (λ > 0) added to the losses of m samples
     each: the ridge primitive's rule on the seed cotangent 1 of every sample summed over the m
     samples (the broadcast's sum_to: exactly m), as the tape runs it."""
+    if type(x) is np.ndarray:  # the rule's (g·λ)·x with g = m, without the dispatch
+        return (float(m) * lam) * x
     return anp.ridge.vjps[0](np.full((x.shape[0], 1), float(m)), None, x, lam=lam)
 
 
