@@ -165,8 +165,12 @@ def warm(launcher) -> threading.Thread | None:
         return None
 
     def start() -> None:
+        global _warmed
         try:
-            executor = pool(n)
+            with _lock:
+                if _stopped:
+                    return
+                _warmed = executor = pool(n)
             for _ in range(n):
                 executor.submit(_warm_worker)
         except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
@@ -179,3 +183,16 @@ def warm(launcher) -> threading.Thread | None:
 
 
 _warming: threading.Thread | None = None
+_warmed = None  # the executor whose workers warm() started
+_stopped = False
+_lock = threading.Lock()
+
+
+def stop() -> None:
+    """Stop the workers :func:`warm` started, at once (a sweep refused after they started:
+    they have only imported modules); later calls to :func:`warm` start none."""
+    global _stopped
+    with _lock:
+        _stopped = True
+        if _warmed is not None:
+            _warmed.shutdown(wait=False, kill_workers=True)
