@@ -35,6 +35,7 @@ import scipy.special
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from . import jobs, launchers, lock, progress, workers
 from .compose import (
@@ -146,7 +147,11 @@ def task(cfg: DictConfig) -> None:
     try:
         jobs.clear(out_dir, cfg.output)
         jobs.write_record(out_dir, status="running", action="ran", **record)
-        with progress.steps(int(cfg.steps) + 1) as bar:
+        # the BLAS threads hydra.job.env_set gives jobs, also where BLAS loaded before Hydra
+        # set them in the environment (this process: a single run, the basic launcher's jobs,
+        # the local launcher's own)
+        blas = threadpool_limits(limits=workers.blas_threads(hc.job.env_set))
+        with blas, progress.steps(int(cfg.steps) + 1) as bar:
             ds = run(cfg, progress=bar)
         ds.attrs["config_hash"] = digest
         path = write_dataset(ds, out_dir / cfg.output)

@@ -429,3 +429,28 @@ def test_the_precheck_hands_a_local_sweeps_settings_to_its_early_workers(monkeyp
     with pytest.raises(ConfigError, match=r"problem.lam"):  # a base that does not compose
         cli.precheck(["-m", "problem=logistic,mlp", "problem.lam=0.1"], on_local_sweep=seen.append)
     assert seen == []
+
+
+@pytest.mark.parametrize("args", [["steps=5"], ["-m", "steps=5", "hydra/launcher=basic"]])
+def test_a_job_in_this_process_runs_with_the_blas_threads_of_env_set(args, monkeypatch, tmp_path):
+    """A single run, and a basic-launcher job, compute with the BLAS threads that
+    ``hydra.job.env_set`` gives jobs (one by default), although BLAS loaded before Hydra put
+    them in the environment; the thread count is restored afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen, real = [], sgdlab.api.run
+
+    def run(cfg, **kwargs):
+        seen.append(blas())
+        return real(cfg, **kwargs)
+
+    before = blas()
+    monkeypatch.setattr("sgdlab.api.run", run)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab", *args, "hydra.sweep.dir=sweep"])
+    cli.main()
+    assert seen == [{1}]
+    assert blas() == before
