@@ -141,8 +141,8 @@ def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
     data = pd.concat(frames) if frames else pd.DataFrame()
     if data.empty:
         return None
-    if not keys:
-        used = _used_constants(ds)
+    if not keys:  # one run, or a sweep of one job (whose config is that job's)
+        used = _used_constants(next(job for _, job in cells(ds)) if _is_sweep(ds) else ds)
     else:  # each job's own values, keyed by its hue label (as _combine writes it)
         used = {name: {} for name in names}
         for where, job in cells(ds):
@@ -153,6 +153,11 @@ def _traces(ds: xr.Dataset, keys: tuple[str, ...] = (), hue: str | None = None):
     if hue is not None:
         data = _combine(data, keys, hue)
     return plots.constant_traces(data, used, hue=hue)
+
+
+def _is_sweep(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is a collected sweep (``analysis.collect``), not one run."""
+    return "swept_keys" in ds.attrs
 
 
 def _used_constants(ds: xr.Dataset) -> dict[str, float]:

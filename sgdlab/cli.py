@@ -35,6 +35,7 @@ import scipy.special
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from . import jobs, launchers, lock, progress, workers
 from .compose import (
@@ -146,7 +147,11 @@ def task(cfg: DictConfig) -> None:
     try:
         jobs.clear(out_dir, cfg.output)
         jobs.write_record(out_dir, status="running", action="ran", **record)
-        with progress.steps(int(cfg.steps) + 1) as bar:
+        # the BLAS threads hydra.job.env_set gives jobs, also where BLAS loaded before Hydra
+        # set them in the environment (this process: a single run, the basic launcher's jobs,
+        # the local launcher's own)
+        blas = threadpool_limits(limits=workers.blas_threads(hc.job.env_set))
+        with blas, progress.steps(int(cfg.steps) + 1) as bar:
             ds = run(cfg, progress=bar)
         ds.attrs["config_hash"] = digest
         path = write_dataset(ds, out_dir / cfg.output)
@@ -184,8 +189,12 @@ def command_line(args: list[str]) -> argparse.Namespace | None:
         return None
 
 
-def precheck(args: list[str]) -> None:
+def precheck(args: list[str], on_local_sweep=None) -> None:
     """Compose and check every job the command line will run; raise ConfigError on bad input.
+
+    ``on_local_sweep(hydra)``, when given, is called with the ``hydra`` node of a sweep with
+    the local launcher as soon as its base config composes, before its jobs are composed and
+    checked (``main`` starts the sweep's workers then: they import while the jobs are checked).
 
     Left to Hydra: command lines it rejects, and ``--config-path``/``--config-name``/
     ``--experimental-rerun`` (another primary config); of the ``hydra.*`` overrides only
@@ -205,28 +214,37 @@ def precheck(args: list[str]) -> None:
         if o.key_or_group == launchers.GROUP and not o.is_delete():
             launchers.check(o.get_value_element_as_str(), config_dir)
     if ns.multirun:
-        _check_sweep_base(parsed, config_dir)
+        base = _sweep_base_hydra(everything, ns.config_dir)
+        if base is None:  # say why the base does not compose, in one line (or leave it to Hydra)
+            _check_sweep_base(parsed, config_dir)
+        elif on_local_sweep is not None and _local(everything):
+            on_local_sweep(base)
     jobs = expand_sweep(parsed, config_dir) if ns.multirun else [[o.input_line for o in parsed]]
     for cfg in compose_many(jobs, config_dir):
         prepare(cfg)
     if ns.multirun:
         _skip_hydras_second_composition()
-        global _sweep_hydra
-        try:  # for the local launcher's workers, which start before Hydra sets up (main)
-            chosen = [o for o in everything if o.key_or_group == launchers.GROUP]
-            if all(_plainly(o, "local") for o in chosen):
-                fixed = [o.input_line for o in everything if not o.is_sweep_override()]
-                _sweep_hydra = hydra_node(fixed, ns.config_dir)
-        except Exception:  # noqa: BLE001 - then the sweep starts them itself, a little later
-            _sweep_hydra = None
+
+
+def _sweep_base_hydra(everything, config_dir):
+    """The ``hydra`` node of the sweep's base config (the overrides that are not sweeps), as
+    Hydra composes it before launching; None when that composition fails."""
+    fixed = [o.input_line for o in everything if not o.is_sweep_override()]
+    try:
+        return hydra_node(fixed, config_dir)
+    except Exception:  # noqa: BLE001 - the caller finds out why (or Hydra does)
+        return None
+
+
+def _local(everything) -> bool:
+    """Whether the sweep runs with the local launcher (the default, or chosen plainly)."""
+    chosen = [o for o in everything if o.key_or_group == launchers.GROUP]
+    return all(_plainly(o, "local") for o in chosen)
 
 
 def _plainly(o, option: str) -> bool:
     """Whether override ``o`` chooses ``option`` (not a sweep, not a deletion)."""
     return not (o.is_sweep_override() or o.is_delete()) and o.get_value_element_as_str() == option
-
-
-_sweep_hydra = None  # the hydra node of a sweep the precheck composed
 
 
 def _skip_hydras_second_composition() -> None:
@@ -285,6 +303,13 @@ _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", vers
 )
 
 
+def _start_workers(hydra) -> None:
+    """Start (and warm) a local sweep's workers with its environment (BLAS threads) now,
+    while its jobs are still being checked."""
+    workers.pin_environment(hydra.job.env_set)
+    workers.warm(hydra.launcher)
+
+
 class Terminated(BaseException):
     """SIGTERM arrived: unwind (the workers stop with this process; the lock is released)."""
 
@@ -296,19 +321,18 @@ def _terminated(signum, frame) -> None:
 def main() -> None:
     """Console entry point: check the command line, then hand it to Hydra."""
     register()
+    workers.mark_parent()
     try:
-        precheck(sys.argv[1:])
+        precheck(sys.argv[1:], on_local_sweep=_start_workers)
     except ConfigError as err:
+        workers.stop()
         print(f"sgdlab: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
+        workers.stop()
         print("sgdlab: interrupted before any work; nothing written", file=sys.stderr)
         raise SystemExit(130) from None
     logging.raiseExceptions = False  # Hydra's log lines to a closed pipe: no traceback per line
-    workers.mark_parent()
-    if _sweep_hydra is not None:  # start (and warm) a local sweep's workers now
-        workers.pin_environment(_sweep_hydra.job.env_set)
-        workers.warm(_sweep_hydra.launcher)
     signal.signal(signal.SIGTERM, _terminated)
     try:
         _hydra_main()

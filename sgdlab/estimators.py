@@ -37,6 +37,7 @@ import autodiff.numpy as anp
 import autodiff.replay
 
 from .problems import Problem
+from .problems.base import own_samples
 from .problems.linear_model import BLOCK
 
 # (replicate, sample) pairs per chunk beyond which a larger chunk is slower, not faster: the
@@ -142,7 +143,7 @@ _summed_loss_grad = autodiff.grad(_summed_loss)
 
 def gather(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
     """The data of samples ``index`` (R, b): arrays of leading shape (R, b)."""
-    return {k: np.take(v, index, axis=0) for k, v in problem.data.items()}
+    return {k: v.take(index, axis=0) for k, v in problem.data.items()}
 
 
 # Minibatch gradients of a problem that provides a hand-fused ``grad`` (the same rules as its
@@ -179,11 +180,12 @@ def minibatch_grad(problem: Problem, X: np.ndarray, batch: dict[str, np.ndarray]
         batch = {k: np.concatenate([v] * reps) for k, v in batch.items()}
     # The gradient of the plain sum, divided by b afterwards: a mean inside the traced function
     # would add its own operations to every step's graph.
-    if FUSED and problem.grad is not None:
-        return problem.grad(X, batch) / b
-    if REPLAY:
-        return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
-    return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
+    with own_samples():
+        if FUSED and problem.grad is not None:
+            return problem.grad(X, batch) / b
+        if REPLAY:
+            return _minibatch_program(problem)(X[:, None, :], batch)[:, 0, :] / b
+        return _summed_loss_grad(X[:, None, :], problem.loss, batch)[:, 0, :] / b
 
 
 def independent_grad(problem: Problem, X: np.ndarray, index: np.ndarray) -> np.ndarray:

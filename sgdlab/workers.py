@@ -149,33 +149,63 @@ POOL_IDLE_S = 300  # a worker idle this long exits (the sweep has ended)
 def warm(launcher) -> threading.Thread | None:
     """Start the local launcher's worker processes now (``hydra.launcher``: sgdlab's local
     launcher, ``hydra_plugins/sgdlab_local``), each importing what a job needs, while the
-    sweep still lists its jobs; returns the thread that starts them, None when there is
-    nothing to warm (the same thread again after the first call). Call it after
+    sweep still checks its jobs; returns the thread that starts them, None when there is
+    nothing to warm (the same thread again until :func:`stop`). Call it after
     :func:`pin_environment`.
 
-    The thread lives as long as the process: a worker dies with the thread that started it
+    The thread lives until :func:`stop`: a worker dies with the thread that started it
     (``PR_SET_PDEATHSIG``, see :func:`follow_parent`)."""
-    global _warming
-    if _warming is not None:
-        return _warming
+    global _warm
+    if _warm is not None:
+        return _warm.thread
     if not str(launcher.get("_target_", "")).startswith("hydra_plugins.sgdlab_local."):
         return None
     n = process_count(launcher.get("n_jobs", -1)) - 1  # the sweep's own process is one
     if n < 1:
         return None
+    state = _Warm()
 
     def start() -> None:
         try:
-            executor = pool(n)
+            with _lock:
+                if state.released.is_set():
+                    return
+                state.executor = pool(n)
             for _ in range(n):
-                executor.submit(_warm_worker)
+                state.executor.submit(_warm_worker)
         except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
             return
-        threading.Event().wait()  # never set: keep this thread, and so the workers, alive
+        state.released.wait()  # keep this thread, and so the workers, alive until stop()
 
-    _warming = threading.Thread(target=start, daemon=True, name="sgdlab-workers")
-    _warming.start()
-    return _warming
+    state.thread = threading.Thread(target=start, daemon=True, name="sgdlab-workers")
+    _warm = state
+    state.thread.start()
+    return state.thread
 
 
-_warming: threading.Thread | None = None
+class _Warm:
+    """The workers :func:`warm` started: its thread, their executor, and the event that ends
+    the thread."""
+
+    def __init__(self):
+        self.thread: threading.Thread | None = None
+        self.executor = None
+        self.released = threading.Event()
+
+
+_warm: _Warm | None = None
+_lock = threading.Lock()
+
+
+def stop() -> None:
+    """Stop the workers :func:`warm` started, at once, and end its thread: when every job
+    has ended, or when a sweep is refused after they started (they have only imported
+    modules). A later :func:`warm` starts new ones."""
+    global _warm
+    with _lock:
+        state, _warm = _warm, None
+        if state is None:
+            return
+        state.released.set()
+        if state.executor is not None:
+            state.executor.shutdown(wait=False, kill_workers=True)

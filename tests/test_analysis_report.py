@@ -76,6 +76,18 @@ def test_cli_on_a_multirun_directory_collects_and_reports(tmp_path):
     assert main([str(sweep_dir / "sweep.nc"), "--out", str(tmp_path / "again")]) == 0
 
 
+def test_cli_on_a_sweep_of_one_job(tmp_path):
+    """``sgdlab -m`` without a swept key is a sweep of one job: its report uses that job's
+    config (the merged sweep has none of its own)."""
+    job = tmp_path / "one" / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- steps=20\n")
+    (job / ".hydra" / "config.yaml").write_text("output: run.nc\n")
+    sgdlab.write_dataset(sgdlab.run(["problem.n=40", "problem.d=3", "steps=20"]), job / "run.nc")
+    assert main([str(tmp_path / "one")]) == 0
+    assert (tmp_path / "one" / "report.html").stat().st_size > 0
+
+
 def test_verdict_states_the_family_wise_level_in_plain_words():
     summary = pd.DataFrame(
         {"theorem": ["a", "b", "c"], "status": ["holds", "holds", "not_applicable"],

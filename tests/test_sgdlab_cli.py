@@ -359,7 +359,7 @@ def test_interrupt_during_the_precheck_is_one_line(monkeypatch, capsys, tmp_path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["sgdlab"])
 
-    def interrupted(args):
+    def interrupted(args, on_local_sweep=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "precheck", interrupted)
@@ -406,16 +406,51 @@ def test_a_sweep_checked_by_the_precheck_is_not_composed_again_by_hydra(monkeypa
     assert BasicSweeper.validate_batch_is_legal is cli._checked_already
 
 
-def test_the_precheck_keeps_the_local_launchers_settings_for_its_early_workers(monkeypatch):
-    """A sweep with the local launcher (the default) has its hydra node composed by the
-    precheck, so that its workers start before Hydra sets up; another launcher has none."""
+def test_the_precheck_hands_a_local_sweeps_settings_to_its_early_workers(monkeypatch):
+    """A sweep with the local launcher (the default) hands its hydra node to
+    ``on_local_sweep`` as soon as its base composes, before its jobs are checked (the
+    workers import meanwhile); another launcher, or a single run, hands none."""
     _prepared(monkeypatch)
-    monkeypatch.setattr(cli, "_sweep_hydra", None)
+    seen = []
     cli.precheck(["-m", "seed=0,1", "steps=5", "hydra.launcher.n_jobs=3",
-                  "hydra.job.env_set.OMP_NUM_THREADS=2"])  # fmt: skip
-    assert cli._sweep_hydra.launcher._target_ == "hydra_plugins.sgdlab_local.LocalLauncher"
-    assert cli._sweep_hydra.launcher.n_jobs == 3
-    assert str(cli._sweep_hydra.job.env_set.OMP_NUM_THREADS) == "2"
-    monkeypatch.setattr(cli, "_sweep_hydra", None)
-    cli.precheck(["-m", "seed=0,1", "steps=5", "hydra/launcher=basic"])
-    assert cli._sweep_hydra is None
+                  "hydra.job.env_set.OMP_NUM_THREADS=2"], on_local_sweep=seen.append)  # fmt: skip
+    (hydra,) = seen
+    assert hydra.launcher._target_ == "hydra_plugins.sgdlab_local.LocalLauncher"
+    assert hydra.launcher.n_jobs == 3
+    assert str(hydra.job.env_set.OMP_NUM_THREADS) == "2"
+    seen.clear()
+    with pytest.raises(ConfigError, match="optimizer.lr"):  # a bad job: found after the start
+        cli.precheck(["-m", "seed=0,1", "optimizer.lr=0.1,fast"], on_local_sweep=seen.append)
+    assert len(seen) == 1
+    seen.clear()
+    cli.precheck(["-m", "seed=0,1", "steps=5", "hydra/launcher=basic"], on_local_sweep=seen.append)
+    cli.precheck(["steps=5"], on_local_sweep=seen.append)
+    assert seen == []
+    with pytest.raises(ConfigError, match=r"problem.lam"):  # a base that does not compose
+        cli.precheck(["-m", "problem=logistic,mlp", "problem.lam=0.1"], on_local_sweep=seen.append)
+    assert seen == []
+
+
+@pytest.mark.parametrize("args", [["steps=5"], ["-m", "steps=5", "hydra/launcher=basic"]])
+def test_a_job_in_this_process_runs_with_the_blas_threads_of_env_set(args, monkeypatch, tmp_path):
+    """A single run, and a basic-launcher job, compute with the BLAS threads that
+    ``hydra.job.env_set`` gives jobs (one by default), although BLAS loaded before Hydra put
+    them in the environment; the thread count is restored afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen, real = [], sgdlab.api.run
+
+    def run(cfg, **kwargs):
+        seen.append(blas())
+        return real(cfg, **kwargs)
+
+    before = blas()
+    monkeypatch.setattr("sgdlab.api.run", run)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab", *args, "hydra.sweep.dir=sweep"])
+    cli.main()
+    assert seen == [{1}]
+    assert blas() == before

@@ -95,11 +95,15 @@ def test_sigma_sq_from_a_subsample_has_an_interval_that_covers_the_exact_value()
 
 @pytest.mark.parametrize("problem", ["least_squares", "logistic"])
 def test_every_logged_variable_of_a_replicate_is_the_same_whatever_R(problem):
-    """Issue 11's case: replicate r of R = 4 and of R = 16, bit for bit, every variable."""
+    """Issue 11's case: replicate r of R = 4 and of R = 16, bit for bit, every variable; and
+    R = 1, whose minibatch has the shape of a full-data pass's shared samples (leading axis 1)
+    but must run the products of a replicate's own samples."""
     over = [f"problem={problem}", "steps=60"]
-    small, big = sgdlab.run([*over, "replicates=4"]), sgdlab.run([*over, "replicates=16"])
-    for name, var in small.data_vars.items():
-        if "replicate" in var.dims:
-            np.testing.assert_array_equal(
-                var.values, big[name].isel(replicate=slice(0, 4)).values, err_msg=name
-            )
+    big = sgdlab.run([*over, "replicates=16"])
+    for R in (1, 4):
+        small = sgdlab.run([*over, f"replicates={R}"])
+        for name, var in small.data_vars.items():
+            if "replicate" in var.dims:
+                np.testing.assert_array_equal(
+                    var.values, big[name].isel(replicate=slice(0, R)).values, err_msg=name
+                )

@@ -131,7 +131,8 @@ def test_killed_sweep_resumed_equals_the_uninterrupted_sweep_and_its_workers_die
     """SIGKILL of ``sgdlab -m`` part-way: its workers are gone within 10 s and write nothing
     more; the same sweep again takes over the stale lock, reruns only the unfinished jobs, and
     merges to the same data as the sweep run without interruption."""
-    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=8000", "replicates=2",
+    # jobs of about a second each: the sweep is still running when it is killed
+    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=40000", "replicates=2",
             "log.estimates.num=0", "~hydra.callbacks.report"]  # fmt: skip
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     proc = subprocess.Popen([sys.executable, "-m", "sgdlab", *grid, "hydra.sweep.dir=cut"],
@@ -171,7 +172,7 @@ def test_killed_sweep_resumed_equals_the_uninterrupted_sweep_and_its_workers_die
 
 @pytest.mark.slow
 def test_sigterm_stops_the_sweep_its_workers_and_releases_the_lock(tmp_path):
-    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=12000", "replicates=2",
+    grid = ["-m", "optimizer.lr=0.01,0.02,0.03,0.04", "steps=60000", "replicates=2",
             "log.estimates.num=0", "~hydra.callbacks.report", "hydra.sweep.dir=sw"]  # fmt: skip
     pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
     proc = subprocess.Popen([sys.executable, "-m", "sgdlab", *grid], cwd=tmp_path, **pipes)

@@ -30,7 +30,6 @@ from hydra.core.utils import (
 )
 from hydra_plugins.hydra_joblib_launcher._core import execute_job
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +103,18 @@ class LocalLauncher(JoblibLauncher):
         pool = workers.pool(processes - 1) if processes > 1 and len(todo) > 1 else None
         for _ in range(processes - 1 if pool is not None else 0):
             submit(pool)
-        # this process works too, with the BLAS threads of a worker (it loaded BLAS before
-        # the sweep pinned them in the environment)
-        with threadpool_limits(limits=workers.blas_threads(self.config.hydra.job.env_set)):
-            while True:
-                while (item := take()) is not None:
-                    returns[item[0]] = execute_job(*item, *args)
-                with lock:  # then wait for the workers' jobs (or one handed back to us)
-                    while outstanding and not todo:
-                        changed.wait()
-                    if not outstanding and not todo:
-                        break
+        # this process works too (its jobs pin their BLAS threads themselves: sgdlab.cli.task)
+        while True:
+            while (item := take()) is not None:
+                returns[item[0]] = execute_job(*item, *args)
+            with lock:  # then wait for the workers' jobs (or one handed back to us)
+                while outstanding and not todo:
+                    changed.wait()
+                if not outstanding and not todo:
+                    break
         if pool is not None:  # every job has ended: stop the workers now, not at exit
             pool.shutdown(wait=False, kill_workers=True)
+        workers.stop()  # and those warmed for this sweep (unused when it had one job)
         errors = []
         for (idx, overrides), future in futures:
             error = future.exception()

@@ -27,6 +27,7 @@ A :class:`Problem` holds
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,31 @@ class Problem:
 # the same (measured).
 ROW_BLOCK = 8
 
+# A batch whose leading axis has length 1 holds either samples shared by every replicate (a
+# full-data pass) or, at R = 1, the one replicate's own minibatch. The shapes are the same but
+# the products are not: shared samples run in ROW_BLOCK-row blocks, own samples one product per
+# replicate, and replicate r must get the same bits whatever R. Minibatch gradients say which
+# through :func:`own_samples`.
+_OWN_SAMPLES = contextvars.ContextVar("sgdlab_own_samples", default=False)
+
+
+class own_samples:
+    """Within this ``with`` block, batches with a leading axis of 1 are one replicate's own
+    samples (a class, not a generator: it is entered on every minibatch step at R = 1)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self):
+        self._token = _OWN_SAMPLES.set(True)
+
+    def __exit__(self, *exc_info):
+        _OWN_SAMPLES.reset(self._token)
+
+
+def _shared_samples(x, features) -> bool:
+    """Do ``features`` (R or 1, m, d) hold samples shared by the replicates of x (R, 1, d)?"""
+    return features.shape[0] == 1 and (x.shape[0] > 1 or not _OWN_SAMPLES.get())
+
 
 def _in_row_blocks(x, features_t):
     """⟨x_r, aᵢ⟩ (R, m) for x (R, 1, d) and features_t (d, m), as products of exactly
@@ -168,9 +194,11 @@ def linear(x, features):
     the cost. The shared case (full-data passes) multiplies in blocks of :data:`ROW_BLOCK`.
     """
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:  # samples shared by all replicates: (B, d)·(d, m) gemms
+        if _shared_samples(x, features):  # shared by all replicates: (B, d)·(d, m) gemms
             return _in_row_blocks(x, features[0].T)
         # each replicate's own samples: R products (1, d)·(d, m)
+        if type(x) is np.ndarray:  # a minibatch step: the same kernel without the dispatch
+            return np.matmul(x, np.swapaxes(features, -1, -2))[:, 0, :]
         return anp.squeeze(anp.matmul(x, np.swapaxes(features, -1, -2)), axis=-2)
     return anp.vecdot(x, features)
 
@@ -182,8 +210,12 @@ def linear_vjp(g, x, features):
     runs them, on the same operands, so the same bits as differentiating it. Written with
     primitives, so it can itself be differentiated (a Hessian-vector product)."""
     if x.shape[-2] == 1 and features.shape[-2] != 1:
-        if features.shape[0] == 1:
+        if _shared_samples(x, features):
             return _in_row_blocks_vjp(g, x, features[0].T)
+        if type(g) is np.ndarray and type(x) is np.ndarray:
+            # a minibatch step: matmul's rule g·(Fᵀ)ᵀ is g·F, the same kernel on the same
+            # memory layout, without the dispatch (tests/test_fused_grads.py checks the bits)
+            return np.matmul(g[:, None, :], features)
         rows = anp.reshape(g, (g.shape[0], 1, g.shape[-1]))  # squeeze's rule
         return anp.matmul.vjps[0](rows, None, x, np.swapaxes(features, -1, -2))
     return anp.sum_to(anp.vecdot.vjps[0](g, None, x, features), x.shape)
@@ -212,6 +244,8 @@ def l2_vjp(m: int, x, lam: float):
     """The cotangent of x (R, 1, d) from :func:`l2` (λ > 0) added to the losses of m samples
     each: the ridge primitive's rule on the seed cotangent 1 of every sample summed over the m
     samples (the broadcast's sum_to: exactly m), as the tape runs it."""
+    if type(x) is np.ndarray:  # the rule's (g·λ)·x with g = m, without the dispatch
+        return (float(m) * lam) * x
     return anp.ridge.vjps[0](np.full((x.shape[0], 1), float(m)), None, x, lam=lam)
 
 
