@@ -19,9 +19,10 @@ minibatch gradient per unlogged step). Also reported: the overhead of the main g
 Memory: peak RSS of a child process running R = 256 replicates with geometric logging; target
 < 1 GB.
 
-On a shared machine run it with ``OPENBLAS_NUM_THREADS=1`` (how sgdlab's jobs run, see
-``hydra.job.env_set``): under load, BLAS threads waiting for a core make wall times, and above
-all the in-run logging time against the floor's best-of-three, meaningless.
+Both sides run with one BLAS thread (threadpoolctl), as every sgdlab job does
+(``hydra.job.env_set``): under load, BLAS threads waiting for a core make wall times, and above
+all the in-run logging time against the floor's best-of-three, meaningless (a loss-and-gradient
+pass at R = 64 took 11 ms with one thread and 100 ms with two while the other core was busy).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 
 import numpy as np
 import yaml
+from threadpoolctl import threadpool_limits
 
 N, D, B, R, T = 10_000, 50, 32, 64, 2_000
 PRODUCTS = 100  # the floor of the running sums times this many products in a row
@@ -251,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         memory_child(args.memory_child)
         return
-    res = speed(rounds=2 if args.quick else 3, pairs=3 if args.quick else 7)
+    with threadpool_limits(limits=1):  # both sides: one BLAS thread, as sgdlab's jobs
+        res = speed(rounds=2 if args.quick else 3, pairs=3 if args.quick else 7)
     for key, value in res.items():
         print(f"{key:34s} {value:.4g}" if isinstance(value, float) else f"{key:34s} {value}")
     mem = memory(10_000 if args.quick else 100_000)
