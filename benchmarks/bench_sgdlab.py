@@ -135,8 +135,9 @@ def hand_written_logging_floor(problem, ds) -> tuple[float, float, float]:
             out[r] = np.einsum("md,md->", G, G) / m
         return out
 
-    # a fresh random minibatch per product, as in the run (one batch reused would stay in cache)
-    batches = [rng.integers(0, n, size=(R, int(cfg["batch_size"]))) for _ in range(PRODUCTS)]
+    # a fresh random minibatch per product, drawn in the timed loop as the run draws it (one
+    # batch reused would stay in cache; the run's draws are part of its logging time)
+    batch_shape = (R, int(cfg["batch_size"]))
 
     def product(W, g, batch):  # an independent minibatch gradient h and ⟨g, h⟩
         Xb, yb = np.take(A, batch, axis=0), np.take(y, batch, axis=0)
@@ -145,8 +146,8 @@ def hand_written_logging_floor(problem, ds) -> tuple[float, float, float]:
         return np.vecdot(g, h)
 
     def products(W, g):
-        for batch in batches:
-            product(W, g, batch)
+        for _ in range(PRODUCTS):
+            product(W, g, rng.integers(0, n, size=batch_shape))
 
     grad = loss_and_grad(W)[1]
     per_pass = min(_seconds(loss_and_grad, W) for _ in range(3))
