@@ -330,6 +330,7 @@ def test_the_local_launcher_runs_jobs_in_the_sweep_process_and_in_warm_workers(t
 KILL_FIRST_WORKER_JOB = """
     import os
     import signal
+    import time
     from pathlib import Path
 
     import sgdlab.api
@@ -341,6 +342,8 @@ KILL_FIRST_WORKER_JOB = """
         if str(os.getpid()) != os.environ.get("SGDLAB_SWEEP_PID") and not marker.exists():
             marker.write_text(str(cfg.optimizer.lr))
             os.kill(os.getpid(), signal.SIGKILL)
+        if not marker.exists():  # the sweep's own jobs wait: a worker surely takes one
+            time.sleep(3)
         return _run(cfg, *args, **kwargs)
 
     sgdlab.api.run = run
