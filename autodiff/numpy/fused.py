@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import batchrules
-from .elementwise import add, exp
+from .elementwise import _plain_float_like, add, exp
 from .linalg import _matmul_vjp_a, _matmul_vjp_b, matmul
-from .reductions import _kept, _logsumexp, logsumexp, normalize_axis
+from .reductions import _kept, _logsumexp, kept_shape, logsumexp, normalize_axis
 from .reductions import sum as sum_
 from .registry import defprimitive
 
@@ -76,7 +76,21 @@ def _softmax(z, axis):
 
 def _softmax_minus(g, z, y, axis):
     """g·(softmax(z) − y), g kept on the reduced axis, the terms in the order the composite's
-    backward pass adds them (−g·y, then g·softmax)."""
+    backward pass adds them (−g·y, then g·softmax). With nothing traced and y of z's shape,
+    the same IEEE operations on NumPy directly, g·softmax computed in place."""
+    if (
+        _plain_float_like(g, z)
+        and type(z) is np.ndarray
+        and z.dtype == np.float64
+        and type(y) is np.ndarray
+        and y.shape == z.shape
+        and np.can_cast(y.dtype, np.float64)
+    ):
+        gk = np.reshape(g, kept_shape(z.shape, axis))
+        out = np.subtract(z, _logsumexp(z, axis=axis, keepdims=True))
+        np.exp(out, out=out)
+        np.multiply(gk, out, out=out)
+        return np.add(np.multiply(np.negative(gk), y), out, out=out)
     gk = _kept(g, z, axis)
     return -gk * y + gk * _softmax(z, axis)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from ..core import Box, shape_of, unbox
 from . import batchrules
 from .elementwise import exp, where
 from .registry import defprimitive
-from .shapes import broadcast_to, getitem, reshape
+from .shapes import _broadcast_to, _reshape, broadcast_to, getitem, reshape
 
 
 def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
@@ -44,7 +45,10 @@ def _kept(r, x, axis):
 
 
 def _spread(g, x, axis):
-    """A reduction's cotangent ``g`` spread back over ``x``'s shape."""
+    """A reduction's cotangent ``g`` spread back over ``x``'s shape (a read-only view)."""
+    if type(g) is not Box:  # nothing traced: the primitives' own functions, without dispatch
+        shape = shape_of(x)
+        return _broadcast_to(_reshape(g, kept_shape(shape, axis)) if np.ndim(g) else g, shape)
     return broadcast_to(_kept(g, x, axis), shape_of(x))
 
 
@@ -112,9 +116,18 @@ min = _weighted(  # noqa: A001
 
 def _logsumexp(x, axis=None, keepdims=False):
     """log Σ exp(x) over axis, shifted by the max for stability (4x faster than scipy's)."""
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f":  # reduce without np.max's wrapper
+        top = np.maximum.reduce(x, axis=axis, keepdims=True)
+        if not np.isfinite(top).all():
+            top = np.where(np.isfinite(top), top, 0.0)
+        e = np.subtract(x, top)
+        np.exp(e, out=e)
+        out = np.log(np.add.reduce(e, axis=axis, keepdims=True))
+        out += top
+    else:
+        top = np.max(x, axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     if keepdims:
         return out
     return np.reshape(
@@ -146,7 +159,7 @@ def _softmax(ans, x, axis):
 def mean(x, axis=None, keepdims: bool = False):
     """Arithmetic mean over ``axis`` (None: all); differentiable through ``sum``."""
     shape = shape_of(x)
-    count = int(np.prod([shape[a] for a in normalize_axis(axis, len(shape))]))
+    count = math.prod([shape[a] for a in normalize_axis(axis, len(shape))])
     return sum(x, axis=axis, keepdims=keepdims) / count
 
 
