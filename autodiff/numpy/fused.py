@@ -12,6 +12,8 @@ against its composite): fewer nodes to record and sweep, and fewer temporaries.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import batchrules
@@ -25,13 +27,16 @@ from .registry import defprimitive
 def _dense(x, w, b):
     """x @ w + b, the sum in place on the product when it has the answer's shape and dtype."""
     out = np.matmul(x, w)
-    if (
-        type(out) is np.ndarray
-        and np.shape(b) == out.shape[out.ndim - np.ndim(b) :]
-        and np.result_type(out, b) == out.dtype
-    ):
-        return np.add(out, b, out=out)
-    return out + b
+    if type(out) is not np.ndarray:
+        return out + b
+    if type(b) is np.ndarray:  # the usual case, without np.shape's and np.result_type's wrappers
+        fits = b.shape == out.shape[out.ndim - b.ndim :] and (
+            b.dtype == out.dtype or np.result_type(out, b) == out.dtype
+        )
+    else:
+        fits = np.shape(b) == out.shape[out.ndim - np.ndim(b) :]
+        fits = fits and np.result_type(out, b) == out.dtype
+    return np.add(out, b, out=out) if fits else out + b
 
 
 def _dense_batch(prim, args, batched):
@@ -62,9 +67,34 @@ dense = defprimitive(
 )
 
 
+# The logsumexp each softmax_nll answer was computed with, kept as long as that answer lives
+# (keyed by the answer's id, checked against a weak reference to it), so that the VJP in z
+# need not compute it again: {id(ans): (weakref to ans, logsumexp with the axis kept)}.
+# The tape keeps the answer, so its entry lives until the backward pass is done with it.
+_LOGSUMEXP: dict[int, tuple] = {}
+
+
 def _softmax_nll(z, y, axis=-1):
     """logsumexp(z) − Σ y·z over ``axis`` (the same operations as that composite)."""
-    return _logsumexp(z, axis=axis) - np.add.reduce(z * y, axis=axis)
+    if type(z) is not np.ndarray or not z.ndim:
+        return _logsumexp(z, axis=axis) - np.add.reduce(z * y, axis=axis)
+    lse = _logsumexp(z, axis=axis, keepdims=True)
+    axes = normalize_axis(axis, z.ndim)
+    reduced = lse.reshape([n for i, n in enumerate(z.shape) if i not in axes])
+    ans = reduced - np.add.reduce(z * y, axis=axis)
+    if type(ans) is np.ndarray:
+        key = id(ans)
+        _LOGSUMEXP[key] = (weakref.ref(ans, lambda _, key=key: _LOGSUMEXP.pop(key, None)), lse)
+    return ans
+
+
+def _logsumexp_of(ans, z, axis):
+    """The logsumexp, axis kept, that ``ans`` = softmax_nll(z) was computed with (recomputed
+    when it is not remembered: the same operations, so the same bits)."""
+    kept = _LOGSUMEXP.get(id(ans))
+    if kept is not None and kept[0]() is ans:
+        return kept[1]
+    return _logsumexp(z, axis=axis, keepdims=True)
 
 
 def _softmax(z, axis):
@@ -74,7 +104,7 @@ def _softmax(z, axis):
     return exp(z - _kept(logsumexp(z, axis=axis), z, axis))
 
 
-def _softmax_minus(g, z, y, axis):
+def _softmax_minus(g, ans, z, y, axis):
     """g·(softmax(z) − y), g kept on the reduced axis, the terms in the order the composite's
     backward pass adds them (−g·y, then g·softmax). With nothing traced and y of z's shape,
     the same IEEE operations on NumPy directly, g·softmax computed in place."""
@@ -87,10 +117,10 @@ def _softmax_minus(g, z, y, axis):
         and np.can_cast(y.dtype, np.float64)
     ):
         gk = np.reshape(g, kept_shape(z.shape, axis))
-        out = np.subtract(z, _logsumexp(z, axis=axis, keepdims=True))
+        out = np.subtract(z, _logsumexp_of(ans, z, axis))
         np.exp(out, out=out)
-        np.multiply(gk, out, out=out)
-        return np.add(np.multiply(np.negative(gk), y), out, out=out)
+        np.multiply(gk, out, out=out)  # g·softmax − g·y is −g·y + g·softmax, bit for bit
+        return np.subtract(out, np.multiply(gk, y), out=out)
     gk = _kept(g, z, axis)
     return -gk * y + gk * _softmax(z, axis)
 
@@ -107,7 +137,7 @@ softmax_nll = defprimitive(
     "softmax_nll",
     _softmax_nll,
     vjp=[
-        lambda g, ans, z, y, axis=-1: _softmax_minus(g, z, y, axis),
+        lambda g, ans, z, y, axis=-1: _softmax_minus(g, ans, z, y, axis),
         lambda g, ans, z, y, axis=-1: -_kept(g, z, axis) * z,
     ],
     jvp=[
