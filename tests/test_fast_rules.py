@@ -85,3 +85,22 @@ def test_replayed_mlp_of_fused_layers_equals_tracing_bit_for_bit():
         assert value == want_value
         np.testing.assert_array_equal(grad, want_grad)
     assert len(replayed.programs) == 1 and not replayed.why_not()
+
+
+def test_mean_is_one_node_with_the_bits_of_sum_over_count():
+    x = RNG.standard_normal((5, 4, 3))
+    for axis, keepdims in [(None, False), (1, False), ((0, 2), True), (-1, True)]:
+        count = x.size // np.sum(x, axis=axis, keepdims=keepdims).size
+        u = RNG.standard_normal(np.shape(np.sum(x, axis=axis, keepdims=keepdims)))
+
+        def fused(x_, axis=axis, keepdims=keepdims, u=u):
+            return anp.sum(u * anp.mean(x_, axis=axis, keepdims=keepdims))
+
+        def composite(x_, axis=axis, keepdims=keepdims, u=u, count=count):
+            return anp.sum(u * (anp.sum(x_, axis=axis, keepdims=keepdims) / count))
+
+        got, want = autodiff.value_and_grad(fused)(x), autodiff.value_and_grad(composite)(x)
+        assert got[0] == want[0]
+        np.testing.assert_array_equal(got[1], want[1])
+    graph = autodiff.trace(lambda x_: anp.mean(x_), x)
+    assert [node.op for node in graph.nodes] == ["input", "mean"]

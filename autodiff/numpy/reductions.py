@@ -156,11 +156,34 @@ def _softmax(ans, x, axis):
     return exp(x - _kept(ans, x, axis))
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    """Arithmetic mean over ``axis`` (None: all); differentiable through ``sum``."""
-    shape = shape_of(x)
-    count = math.prod([shape[a] for a in normalize_axis(axis, len(shape))])
-    return sum(x, axis=axis, keepdims=keepdims) / count
+def _count(shape: tuple, axis) -> int:
+    """How many entries a reduction over ``axis`` of an array of ``shape`` combines."""
+    return math.prod([shape[a] for a in normalize_axis(axis, len(shape))])
+
+
+_sum = _reducer(np.sum, np.add)
+
+
+def _mean(x, axis=None, keepdims=False):
+    """sum(x) / count: the operations of the composite ``sum(x) / count``, so its bits."""
+    return _sum(x, axis, keepdims) / _count(np.shape(x), axis)
+
+
+mean = defprimitive(
+    "mean",
+    _mean,
+    vjp=[
+        lambda g, ans, x, axis=None, keepdims=False: _spread(g / _count(shape_of(x), axis), x, axis)
+    ],
+    jvp=[
+        lambda t, ans, x, axis=None, keepdims=False: (
+            sum(t, axis=axis, keepdims=keepdims) / _count(shape_of(x), axis)
+        )
+    ],
+    doc="arithmetic mean over axis (None: all), optionally keeping reduced axes as size 1: "
+    "one node where sum(x) / count takes two, with the same bits",
+    batch=batchrules.reduction,
+)
 
 
 def _softmax_forward(x, axis=-1):
