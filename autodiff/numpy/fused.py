@@ -39,6 +39,14 @@ def _dense(x, w, b):
     return np.add(out, b, out=out) if fits else out + b
 
 
+def _dense_vjp_b(g, ans, x, w, b):
+    """g summed to b's shape: by the tracer (as add's cotangent), except for the usual bias of
+    a batch of rows (b of shape (m,), g (n, m)), summed here with the call sum_to makes."""
+    if type(g) is np.ndarray and g.ndim == 2 and type(b) is np.ndarray and b.shape == g.shape[1:]:
+        return np.add.reduce(g, axis=(0,))
+    return g
+
+
 def _dense_batch(prim, args, batched):
     """vmap of dense: matmul's batching rule, then the bias added as an elementwise sum."""
     x, w, b = args
@@ -54,7 +62,7 @@ dense = defprimitive(
     vjp=[
         lambda g, ans, x, w, b: _matmul_vjp_a(g, ans, x, w),
         lambda g, ans, x, w, b: _matmul_vjp_b(g, ans, x, w),
-        lambda g, ans, x, w, b: g,  # summed to b's shape by the tracer, as add's
+        _dense_vjp_b,
     ],
     jvp=[
         lambda t, ans, x, w, b: matmul(t, w),
