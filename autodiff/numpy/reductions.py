@@ -45,10 +45,13 @@ def _kept(r, x, axis):
 
 
 def _spread(g, x, axis):
-    """A reduction's cotangent ``g`` spread back over ``x``'s shape (a read-only view)."""
+    """A reduction's cotangent ``g`` spread back over ``x``'s shape (a read-only view, or a
+    small fresh array)."""
     if type(g) is not Box:  # nothing traced: the primitives' own functions, without dispatch
         shape = shape_of(x)
-        return _broadcast_to(_reshape(g, kept_shape(shape, axis)) if np.ndim(g) else g, shape)
+        if not np.ndim(g):  # a full reduction's scalar: a small array is cheaper made than viewed
+            return np.full(shape, g) if math.prod(shape) <= 4096 else _broadcast_to(g, shape)
+        return _broadcast_to(_reshape(g, kept_shape(shape, axis)), shape)
     return broadcast_to(_kept(g, x, axis), shape_of(x))
 
 
