@@ -92,7 +92,8 @@ def _softmax_nll(z, y, axis=-1):
     ans = reduced - np.add.reduce(z * y, axis=axis)
     if type(ans) is np.ndarray:
         key = id(ans)
-        _LOGSUMEXP[key] = (weakref.ref(ans, lambda _, key=key: _LOGSUMEXP.pop(key, None)), lse)
+        forget = _LOGSUMEXP.pop
+        _LOGSUMEXP[key] = (weakref.ref(ans, lambda _, key=key: forget(key, None)), lse)
     return ans
 
 
