@@ -169,15 +169,22 @@ _sum = _reducer(np.sum, np.add)
 
 def _mean(x, axis=None, keepdims=False):
     """sum(x) / count: the operations of the composite ``sum(x) / count``, so its bits."""
+    if axis is None and type(x) is np.ndarray and x.ndim:  # the usual loss: every entry
+        return np.add.reduce(x, axis=None, keepdims=keepdims) / x.size
     return _sum(x, axis, keepdims) / _count(np.shape(x), axis)
+
+
+def _mean_vjp(g, ans, x, axis=None, keepdims=False):
+    """g / count spread over x (the composite's divide rule, then sum's)."""
+    if axis is None and type(x) is np.ndarray and type(g) is not Box and not np.ndim(g):
+        return _spread(g / x.size, x, None)  # the usual loss, without counting axes
+    return _spread(g / _count(shape_of(x), axis), x, axis)
 
 
 mean = defprimitive(
     "mean",
     _mean,
-    vjp=[
-        lambda g, ans, x, axis=None, keepdims=False: _spread(g / _count(shape_of(x), axis), x, axis)
-    ],
+    vjp=[_mean_vjp],
     jvp=[
         lambda t, ans, x, axis=None, keepdims=False: (
             sum(t, axis=axis, keepdims=keepdims) / _count(shape_of(x), axis)
