@@ -123,9 +123,9 @@ def _softmax_minus(g, ans, z, y, axis):
         and z.dtype == np.float64
         and type(y) is np.ndarray
         and y.shape == z.shape
-        and np.can_cast(y.dtype, np.float64)
+        and (y.dtype == np.float64 or np.can_cast(y.dtype, np.float64))
     ):
-        gk = np.reshape(g, kept_shape(z.shape, axis))
+        gk = g.reshape(kept_shape(z.shape, axis))
         out = np.subtract(z, _logsumexp_of(ans, z, axis))
         np.exp(out, out=out)
         np.multiply(gk, out, out=out)  # g·softmax − g·y is −g·y + g·softmax, bit for bit
