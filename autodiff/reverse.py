@@ -53,8 +53,8 @@ def backward(
         for argnum, parent in node.parents:
             contrib = prim.vjps[argnum](g, ans, *args, **kwargs)
             shape = getattr(args[argnum], "shape", ())
-            if getattr(contrib, "shape", ()) != shape:
-                contrib = core.sum_to(contrib, shape)
+            if getattr(contrib, "shape", ()) != shape:  # plain arrays: sum_to's function directly
+                contrib = (core.sum_to if type(contrib) is Box else core.sum_to.fun)(contrib, shape)
             prev = adjoints.get(parent)
             if prev is None:
                 adjoints[parent] = contrib

@@ -351,6 +351,7 @@ CASES = {
     "where": where_case,
     "clip": clip_case,
     "sum": reduction(anp.sum),
+    "mean": reduction(anp.mean),
     "max": reduction(anp.max),
     "min": reduction(anp.min),
     "logsumexp": reduction(anp.logsumexp),

@@ -1,8 +1,8 @@
 """``import autodiff.numpy as anp``: a NumPy-like namespace of differentiable primitives.
 
 Each primitive is registered once (see :data:`PRIMITIVES`) with its forward
-function, its VJP rule and its JVP rule; composites such as ``mean``, ``stack``
-and ``softplus`` are written with primitives and need no rules of their own.
+function, its VJP rule and its JVP rule; composites such as ``var``, ``stack``
+and ``square`` are written with primitives and need no rules of their own.
 Constants (``zeros``, ``arange``, ``pi``...) are NumPy's own.
 """
 

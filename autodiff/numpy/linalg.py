@@ -29,6 +29,9 @@ def _ndim(x) -> int:
 
 
 def _matmul_vjp_a(g, ans, a, b):
+    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and _ndim(a) >= 2:
+        # nothing traced: NumPy's own calls, the same as the primitives below make
+        return np.matmul(g, b.swapaxes(-1, -2))
     if _ndim(b) == 1:
         return g * b if _ndim(a) == 1 else expand_dims(g, -1) * b
     if _ndim(a) == 1:
@@ -38,6 +41,8 @@ def _matmul_vjp_a(g, ans, a, b):
 
 
 def _matmul_vjp_b(g, ans, a, b):
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and _ndim(b) >= 2:
+        return np.matmul(a.swapaxes(-1, -2), g)  # nothing traced: as below, without dispatch
     if _ndim(a) == 1:
         return g * a if _ndim(b) == 1 else expand_dims(a, -1) * expand_dims(g, -2)
     if _ndim(b) == 1:

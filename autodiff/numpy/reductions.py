@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from ..core import Box, shape_of, unbox
 from . import batchrules
 from .elementwise import exp, where
 from .registry import defprimitive
-from .shapes import broadcast_to, getitem, reshape
+from .shapes import _broadcast_to, _reshape, broadcast_to, getitem, reshape
 
 
 def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
@@ -44,7 +45,13 @@ def _kept(r, x, axis):
 
 
 def _spread(g, x, axis):
-    """A reduction's cotangent ``g`` spread back over ``x``'s shape."""
+    """A reduction's cotangent ``g`` spread back over ``x``'s shape (a read-only view, or a
+    small fresh array)."""
+    if type(g) is not Box:  # nothing traced: the primitives' own functions, without dispatch
+        shape = shape_of(x)
+        if not np.ndim(g):  # a full reduction's scalar: a small array is cheaper made than viewed
+            return np.full(shape, g) if math.prod(shape) <= 4096 else _broadcast_to(g, shape)
+        return _broadcast_to(_reshape(g, kept_shape(shape, axis)), shape)
     return broadcast_to(_kept(g, x, axis), shape_of(x))
 
 
@@ -112,9 +119,18 @@ min = _weighted(  # noqa: A001
 
 def _logsumexp(x, axis=None, keepdims=False):
     """log Σ exp(x) over axis, shifted by the max for stability (4x faster than scipy's)."""
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f":  # reduce without np.max's wrapper
+        top = np.maximum.reduce(x, axis=axis, keepdims=True)
+        if not np.isfinite(top).all():
+            top = np.where(np.isfinite(top), top, 0.0)
+        e = np.subtract(x, top)
+        np.exp(e, out=e)
+        out = np.log(np.add.reduce(e, axis=axis, keepdims=True))
+        out += top
+    else:
+        top = np.max(x, axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     if keepdims:
         return out
     return np.reshape(
@@ -143,11 +159,41 @@ def _softmax(ans, x, axis):
     return exp(x - _kept(ans, x, axis))
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    """Arithmetic mean over ``axis`` (None: all); differentiable through ``sum``."""
-    shape = shape_of(x)
-    count = int(np.prod([shape[a] for a in normalize_axis(axis, len(shape))]))
-    return sum(x, axis=axis, keepdims=keepdims) / count
+def _count(shape: tuple, axis) -> int:
+    """How many entries a reduction over ``axis`` of an array of ``shape`` combines."""
+    return math.prod([shape[a] for a in normalize_axis(axis, len(shape))])
+
+
+_sum = _reducer(np.sum, np.add)
+
+
+def _mean(x, axis=None, keepdims=False):
+    """sum(x) / count: the operations of the composite ``sum(x) / count``, so its bits."""
+    if axis is None and type(x) is np.ndarray and x.ndim:  # the usual loss: every entry
+        return np.add.reduce(x, axis=None, keepdims=keepdims) / x.size
+    return _sum(x, axis, keepdims) / _count(np.shape(x), axis)
+
+
+def _mean_vjp(g, ans, x, axis=None, keepdims=False):
+    """g / count spread over x (the composite's divide rule, then sum's)."""
+    if axis is None and type(x) is np.ndarray and type(g) is not Box and not np.ndim(g):
+        return _spread(g / x.size, x, None)  # the usual loss, without counting axes
+    return _spread(g / _count(shape_of(x), axis), x, axis)
+
+
+mean = defprimitive(
+    "mean",
+    _mean,
+    vjp=[_mean_vjp],
+    jvp=[
+        lambda t, ans, x, axis=None, keepdims=False: (
+            sum(t, axis=axis, keepdims=keepdims) / _count(shape_of(x), axis)
+        )
+    ],
+    doc="arithmetic mean over axis (None: all), optionally keeping reduced axes as size 1: "
+    "one node where sum(x) / count takes two, with the same bits",
+    batch=batchrules.reduction,
+)
 
 
 def _softmax_forward(x, axis=-1):

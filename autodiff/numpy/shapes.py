@@ -228,7 +228,7 @@ squeeze = defprimitive(
 
 def _sum_to(x, shape):
     """Sum ``x`` over the axes that broadcasting added or stretched, to get ``shape``."""
-    xshape = np.shape(x)
+    xshape = x.shape if type(x) is np.ndarray else np.shape(x)
     lead = len(xshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and xshape[lead + i] != 1
