@@ -171,10 +171,11 @@ def warm(launcher) -> threading.Thread | None:
                 if state.released.is_set():
                     return
                 state.executor = pool(n)
-            for _ in range(n):
-                state.executor.submit(_warm_worker)
+            state.futures = [state.executor.submit(_warm_worker) for _ in range(n)]
         except Exception:  # noqa: BLE001 - warming is an optimization: the sweep goes on cold
             return
+        finally:
+            state.submitted.set()
         state.released.wait()  # keep this thread, and so the workers, alive until stop()
 
     state.thread = threading.Thread(target=start, daemon=True, name="sgdlab-workers")
@@ -190,7 +191,19 @@ class _Warm:
     def __init__(self):
         self.thread: threading.Thread | None = None
         self.executor = None
+        self.futures: list = []  # one warm-up per worker, done when it has imported
+        self.submitted = threading.Event()  # the warm-ups are submitted (or failed to be)
         self.released = threading.Event()
+
+
+def warming(timeout: float = 10.0) -> list:
+    """The futures of the warm-ups :func:`warm` submitted (done when a worker has imported
+    what a job needs); [] when nothing is warming, or the warm-ups were not submitted within
+    ``timeout`` seconds."""
+    state = _warm
+    if state is None or not state.submitted.wait(timeout):
+        return []
+    return list(state.futures)
 
 
 _warm: _Warm | None = None

@@ -327,6 +327,41 @@ def test_the_local_launcher_runs_jobs_in_the_sweep_process_and_in_warm_workers(t
         np.testing.assert_array_equal(ours["loss"].values, sgdlab.read_dataset(job)["loss"].values)
 
 
+SLOW_WARM_UP = """
+    import os
+    import sys
+    import time
+
+    if os.environ.get("SGDLAB_SWEEP_PID") not in (None, str(os.getpid())):  # a worker
+        import sgdlab.workers
+
+        _warm = sgdlab.workers._warm_worker
+
+        def slow():  # a worker that takes 20 s to be ready
+            time.sleep(20)
+            return _warm()
+
+        sgdlab.workers._warm_worker = slow
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_gets_a_job_only_once_it_is_warm(tmp_path):
+    """Until a worker has imported what a job needs, the sweep's process takes the jobs: a
+    short sweep does not wait for a worker that is still starting."""
+    env = hooked_env(tmp_path, PIDS + SLOW_WARM_UP)
+    (tmp_path / "pids").mkdir()
+    env["SGDLAB_TEST_PIDS"] = str(tmp_path / "pids")
+    sweep = ["-m", "optimizer.lr=0.01,0.02,0.03", *QUICK, "hydra.launcher.n_jobs=2",
+             "hydra.sweep.dir=sw"]  # fmt: skip
+    start = time.monotonic()
+    out = sgdlab_cmd(sweep, tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    pids = {p.read_text() for p in (tmp_path / "pids").iterdir()}
+    assert len(pids) == 1, pids  # all in the sweep's process
+    assert time.monotonic() - start < 20  # without waiting for the worker
+
+
 KILL_FIRST_WORKER_JOB = """
     import os
     import signal

@@ -101,8 +101,16 @@ class LocalLauncher(JoblibLauncher):
                 changed.notify_all()
 
         pool = workers.pool(processes - 1) if processes > 1 and len(todo) > 1 else None
-        for _ in range(processes - 1 if pool is not None else 0):
-            submit(pool)
+        if pool is not None:
+            # a worker gets its first job once it has imported what a job needs (its warm-up
+            # done), not before: until then this process takes the jobs, so a short sweep
+            # never waits for a worker that is still starting
+            warm_ups = workers.warming()
+            for k in range(processes - 1):
+                if k < len(warm_ups):
+                    warm_ups[k].add_done_callback(lambda _: submit(pool))
+                else:
+                    submit(pool)
         # this process works too (its jobs pin their BLAS threads themselves: sgdlab.cli.task)
         while True:
             while (item := take()) is not None:
