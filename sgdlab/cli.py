@@ -27,6 +27,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import hydra
@@ -126,6 +127,8 @@ def task(cfg: DictConfig) -> None:
     raises is recorded in its folder and reported in one line (see the module docstring)."""
     from .api import run
 
+    if _terminating.is_set():  # SIGTERM arrived (and its exception was swallowed): no new job
+        raise Terminated
     hc = HydraConfig.get()
     sweeping = hc.mode == RunMode.MULTIRUN
     if sweeping:
@@ -314,7 +317,11 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwind (the workers stop with this process; the lock is released)."""
 
 
+_terminating = threading.Event()  # SIGTERM arrived (kept: its exception may be swallowed)
+
+
 def _terminated(signum, frame) -> None:
+    _terminating.set()
     raise Terminated
 
 
@@ -339,11 +346,16 @@ def main() -> None:
     except KeyboardInterrupt:  # a dataset is written atomically: none or a whole one exists
         print("sgdlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
-    except Terminated:
-        print("sgdlab: terminated (SIGTERM); run the same command again to finish", file=sys.stderr)
-        raise SystemExit(143) from None
+    except (Terminated, SystemExit):
+        # SIGTERM's exception can surface as another one (raised inside a finalizer, or
+        # turned into an error, then an exit, on the way up): the flag says what happened
+        if not _terminating.is_set():
+            raise
     finally:
         lock.release_all()
+    if _terminating.is_set():
+        print("sgdlab: terminated (SIGTERM); run the same command again to finish", file=sys.stderr)
+        raise SystemExit(143)
     if exit_status():
         raise SystemExit(exit_status())
 

@@ -454,3 +454,28 @@ def test_a_job_in_this_process_runs_with_the_blas_threads_of_env_set(args, monke
     cli.main()
     assert seen == [{1}]
     assert blas() == before
+
+
+@pytest.mark.parametrize("after", ["swallowed", "exit_1"])
+def test_sigterm_whose_exception_is_lost_on_the_way_up_still_exits_143(
+    after, monkeypatch, capsys, tmp_path
+):
+    """SIGTERM's exception raised where something swallows it (a finalizer) or turns it into
+    an error and an exit 1 (a library, then Hydra): the command still says terminated, 143."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgdlab", "steps=5"])
+    monkeypatch.setattr(cli, "_terminating", type(cli._terminating)())
+
+    def hydra_main():
+        try:
+            cli._terminated(15, None)
+        except cli.Terminated:
+            if after == "exit_1":
+                raise SystemExit(1) from None
+
+    monkeypatch.setattr(cli, "_hydra_main", hydra_main)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 143
+    assert capsys.readouterr().err.endswith("sgdlab: terminated (SIGTERM); run the same command "
+                                            "again to finish\n")  # fmt: skip

@@ -182,7 +182,7 @@ def test_sigterm_stops_the_sweep_its_workers_and_releases_the_lock(tmp_path):
     workers = _children(proc.pid)
     proc.terminate()
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("sgdlab: terminated (SIGTERM)")
     assert "Traceback" not in err
     assert not (tmp_path / "sw" / lock.LOCK_NAME).exists()
