@@ -228,3 +228,20 @@ def test_the_legend_label_of_several_swept_keys_also_for_no_rows():
     ]
     empty = _combine(rows.iloc[:0], ("sampler", "seed"), "sampler, seed")
     assert list(empty.columns) == ["sampler", "seed", "v", "sampler, seed"] and empty.empty
+
+
+def test_mean_bands_are_the_t_band_of_every_group():
+    """The curves' bands, computed for all groups at once, are t_band of each group (a group
+    of one: the mean itself)."""
+    data = _frame(reps=5)
+    data = pd.concat([data, pd.DataFrame([{"lr": "0.2", "replicate": 0, "step": 1000,
+                                           "epoch": 100.0, "value": 0.3}])])  # fmt: skip
+    bands = plots.mean_bands(data, ["lr", "step"], "value")
+    assert len(bands) == data.groupby(["lr", "step"]).ngroups
+    for _, row in bands.iterrows():
+        cell = data[(data["lr"] == row["lr"]) & (data["step"] == row["step"])]["value"]
+        low, high = plots.t_band(cell)
+        np.testing.assert_allclose([row["low"], row["high"]], [low, high], rtol=1e-12)
+        assert row["mean"] == pytest.approx(cell.mean(), rel=1e-14)
+    single = bands[bands["step"] == 1000].iloc[0]
+    assert single["low"] == single["high"] == single["mean"] == 0.3
