@@ -306,13 +306,6 @@ _hydra_main = hydra.main(config_path=str(conf_dir()), config_name="config", vers
 )
 
 
-def _start_workers(hydra) -> None:
-    """Start (and warm) a local sweep's workers with its environment (BLAS threads) now,
-    while its jobs are still being checked."""
-    workers.pin_environment(hydra.job.env_set)
-    workers.warm(hydra.launcher)
-
-
 class Terminated(BaseException):
     """SIGTERM arrived: unwind (the workers stop with this process; the lock is released)."""
 
@@ -330,7 +323,7 @@ def main() -> None:
     register()
     workers.mark_parent()
     try:
-        precheck(sys.argv[1:], on_local_sweep=_start_workers)
+        precheck(sys.argv[1:], on_local_sweep=workers.start)
     except ConfigError as err:
         workers.stop()
         print(f"sgdlab: error: {err}", file=sys.stderr)

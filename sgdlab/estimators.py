@@ -95,7 +95,7 @@ def loss_and_grad(problem: Problem, X: np.ndarray, memory_mb: float):
     R, n = X.shape[0], problem.n
     loss, grad = np.zeros(R), np.zeros_like(X)
     rows_per, samples_per = blocks(problem, R, n, memory_mb)
-    if LINEAR and problem.linear is not None:
+    if _linear_model(problem) is not None:
         rows_per = _whole_blocks(rows_per, R)
     for rows in _chunks(R, rows_per):
         for sl in _chunks(n, samples_per):
@@ -112,8 +112,8 @@ def _whole_blocks(rows: int, R: int) -> int:
 
 
 def _chunk_loss_and_grad(problem: Problem, X: np.ndarray, batch):
-    if LINEAR and problem.linear is not None:
-        return problem.linear.value_and_grad(X, batch)
+    if (linear := _linear_model(problem)) is not None:
+        return linear.value_and_grad(X, batch)
     if FUSED and problem.grad is not None:
         return problem.grad(X, batch, with_value=True)
     out, vjp_fn = autodiff.vjp(lambda Z: anp.sum(problem.loss(Z, batch), axis=-1), X[:, None, :])
@@ -159,6 +159,14 @@ REPLAY = True
 # point, then two matrix products per chunk) and σ²'s per-sample gradients. Equal to the tape's
 # to round-off, not bit for bit. False: the tape (or the fused ``grad``).
 LINEAR = True
+
+
+def _linear_model(problem: Problem):
+    """The problem's linear model when its full-data work runs on it (:data:`LINEAR`), else
+    None."""
+    return problem.linear if LINEAR else None
+
+
 _replayed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -194,9 +202,15 @@ def independent_grad(problem: Problem, X: np.ndarray, index: np.ndarray) -> np.n
     gradient (the running sums): a linear model's hand-written NumPy when it is one
     (:data:`LINEAR`; equal to the step's gradient to round-off, not bit for bit)."""
     batch = gather(problem, index)
-    if LINEAR and problem.linear is not None:
-        return problem.linear.batch_grad(X, batch) / index.shape[1]
+    if (linear := _linear_model(problem)) is not None:
+        return linear.batch_grad(X, batch) / index.shape[1]
     return minibatch_grad(problem, X, batch)
+
+
+def _of_samples(problem: Problem, index: np.ndarray) -> dict[str, np.ndarray]:
+    """The batch of samples ``index``: (m,), the same for every replicate, or (R, m), each
+    replicate's own."""
+    return _shared(problem, index) if index.ndim == 1 else gather(problem, index)
 
 
 def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
@@ -206,7 +220,7 @@ def per_sample_grads(problem: Problem, X: np.ndarray, index) -> np.ndarray:
     Row i of X_rep = broadcast(x_r) meets only sample i, so ∂/∂X_rep[r, i] of
     Σ_{r,i} fᵢ(X_rep[r, i]) is ∇fᵢ(x_r)."""
     index = np.asarray(index)
-    batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
+    batch = _of_samples(problem, index)
     m = index.shape[-1]
     X_rep = np.repeat(X[:, None, :], m, axis=1)
     return _summed_loss_grad(X_rep, problem.loss, batch)
@@ -216,11 +230,10 @@ def _squared_deviations(problem: Problem, X: np.ndarray, index, full_grad) -> np
     """‖∇fᵢ(x_r) − ∇f(x_r)‖² (R, m) for the samples ``index`` (as :func:`per_sample_grads`),
     with a linear model's hand-written NumPy when it is one (the deviations in one pass, their
     squared norms as one dot product each)."""
-    if not (LINEAR and problem.linear is not None):
+    linear = _linear_model(problem)
+    if linear is None:
         return ((per_sample_grads(problem, X, index) - full_grad[:, None, :]) ** 2).sum(axis=2)
-    index = np.asarray(index)
-    batch = _shared(problem, index) if index.ndim == 1 else gather(problem, index)
-    G = problem.linear.sample_grads(X, batch, minus=full_grad)
+    G = linear.sample_grads(X, _of_samples(problem, np.asarray(index)), minus=full_grad)
     return np.vecdot(G, G)
 
 
@@ -298,7 +311,7 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
     full = index is None
     index = np.arange(problem.n) if full else np.asarray(index)
     m = index.shape[0]
-    linear = problem.linear if LINEAR else None
+    linear = _linear_model(problem)
     make = functools.partial(_gradient_vjp, problem) if linear is None else linear.hessian
     rows_per, samples_per = blocks(problem, R, m, memory_mb, factor=MAX_FACTOR)
     if linear is not None:
@@ -310,7 +323,7 @@ def hessian_operator(problem: Problem, X: np.ndarray, memory_mb: float, index=No
             op = None
             if used < memory_mb * 2**20:
                 op = make(X[rows], batch)
-                used += op.nbytes() if callable(op.nbytes) else op.nbytes
+                used += op.nbytes()
             records.append((rows, batch, op))
 
     def apply(V: np.ndarray) -> np.ndarray:

@@ -64,8 +64,7 @@ class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         """Write the sweep's ``jobs.yaml``: every job's overrides, by job number; and set the
         jobs' environment (``hydra.job.env_set``) here, for the workers to start with."""
-        workers.pin_environment(config.hydra.job.env_set)
-        workers.warm(config.hydra.launcher)
+        workers.start(config.hydra)
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             planned = sweep_jobs(config)

@@ -146,6 +146,14 @@ def pool(workers: int):
 POOL_IDLE_S = 300  # a worker idle this long exits (the sweep has ended)
 
 
+def start(hydra) -> None:
+    """Start (and warm) a local sweep's workers with the environment its jobs get
+    (``hydra.job.env_set``: the BLAS threads), from its ``hydra`` node; nothing for another
+    launcher, and nothing more once they are started."""
+    pin_environment(hydra.job.env_set)
+    warm(hydra.launcher)
+
+
 def warm(launcher) -> threading.Thread | None:
     """Start the local launcher's worker processes now (``hydra.launcher``: sgdlab's local
     launcher, ``hydra_plugins/sgdlab_local``), each importing what a job needs, while the

@@ -124,9 +124,9 @@ class LinearModelHessian:
 
     The weights ℓ''(zᵢ,r) are computed once (one matrix product over the samples); each
     product is then two matrix products over the samples, on blocks of :data:`BLOCK`
-    replicates. ``nbytes``: the weights kept."""
+    replicates. ``nbytes()``: the bytes of the weights kept (as a recorded operator's)."""
 
-    __slots__ = ("features", "weights", "ridge", "nbytes")
+    __slots__ = ("features", "weights", "ridge")
 
     def __init__(self, model: LinearModel, x: np.ndarray, batch: dict):
         self.features = _shared_features(batch[model.features])
@@ -134,7 +134,10 @@ class LinearModelHessian:
         self.weights = None
         if model.curvature is not None:
             self.weights = model.curvature(_logits(x, self.features), batch)  # (R, m)
-        self.nbytes = 0 if self.weights is None else self.weights.nbytes
+
+    def nbytes(self) -> int:
+        """Bytes of the curvature weights this operator keeps."""
+        return 0 if self.weights is None else self.weights.nbytes
 
     def __call__(self, V: np.ndarray) -> np.ndarray:
         """Σᵢ ∇²fᵢ(x_r)·v_r, shape (R, d), for V (R, d)."""
